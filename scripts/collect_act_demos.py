@@ -1,0 +1,94 @@
+#!/usr/bin/env python
+"""Collect scripted MetaWorld demonstrations over randomized initial states into HDF5.
+
+    python scripts/collect_act_demos.py --task shelf-place-v3 --num_demos 50 --output data/shelf-place-v3.hdf5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import _bootstrap  # noqa: F401
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def image_size(text: str) -> int:
+    value = int(text)
+    if value < 16:
+        raise argparse.ArgumentTypeError(f"image size must be at least 16 pixels, got {text}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="shelf-place-v3", help="MetaWorld v3 task name")
+    parser.add_argument("--num_demos", type=positive_int, default=50, help="successful episodes to keep")
+    parser.add_argument("--output", default=None, help="HDF5 file (default: data/<task>.hdf5)")
+    parser.add_argument("--cameras", nargs="+", default=["behindGripper"], help="camera names to record")
+    parser.add_argument("--image_size", type=image_size, default=128, help="square image side in pixels")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="first episode seed (episode k: seed + k)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="parallel collection processes")
+    parser.add_argument(
+        "--steps_after_success", type=non_negative_int, default=20,
+        help="steps kept after the first success so a policy learns to finish (default 20)",
+    )
+    parser.add_argument("--max_attempts", type=non_negative_int, default=0, help="seeds to try (0: 2*num_demos+20)")
+    parser.add_argument("--render_shadows", action="store_true", help="render with MuJoCo's shadows and reflections (slower)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted collection")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from envs import RenderBackendError, TaskNameError
+    from envs.collection import CollectConfig, OutputExistsError, collect_demos
+    from envs.hdf5_demos import DemoFileError
+
+    try:
+        config = CollectConfig(
+            task=args.task,
+            num_demos=args.num_demos,
+            output=args.output or f"data/{args.task}.hdf5",
+            cameras=tuple(args.cameras),
+            image_size=args.image_size,
+            seed=args.seed,
+            workers=args.workers,
+            steps_after_success=args.steps_after_success,
+            fast_render=not args.render_shadows,
+            overwrite=args.overwrite,
+            resume=args.resume,
+            max_attempts=args.max_attempts,
+        )
+        summary = collect_demos(config, command=" ".join(["python"] + sys.argv), progress=not args.quiet)
+    except (TaskNameError, ValueError, OutputExistsError, DemoFileError, RenderBackendError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: finished episodes are kept in the .partial file; rerun the same command with --resume",
+            file=sys.stderr,
+        )
+        return 130
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
