@@ -1,0 +1,189 @@
+"""Collection into HDF5: schema round trip, determinism, validation, interruption."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from envs import EnvConfig, MetaWorldEnv
+from envs.collection import CollectConfig, OutputExistsError, collect_demos
+from envs.hdf5_demos import DemoFileError, episode_name, partial_path, read_episode, validate_demo_file
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "scripts", "collect_act_demos.py")
+
+
+def test_schema_round_trip(tiny_demo_file):
+    info = validate_demo_file(tiny_demo_file)
+    assert info.task == "shelf-place-v3" and info.cameras == ("behindGripper",) and info.image_size == 64
+    assert info.num_episodes == 3 and info.episode_seeds == [0, 1, 2]
+    assert info.attrs["complete"] and info.attrs["schema_version"] == 1
+    for key in ("metaworld_version", "mujoco_version", "command", "created"):
+        assert info.attrs[key]
+    for index in range(3):
+        episode = read_episode(tiny_demo_file, index)
+        length = episode["length"]
+        assert episode["actions"].shape == (length, 4) and episode["actions"].dtype == np.float32
+        assert np.abs(episode["actions"]).max() <= 1.0
+        assert episode["qpos"].shape == (length, 4)
+        np.testing.assert_allclose(episode["qpos"], episode["env_state"][:, :4], rtol=1e-6)
+        assert episode["images"]["behindGripper"].shape == (length, 64, 64, 3)
+        # success is kept after the first success for steps_after_success=5 steps
+        assert 0 <= episode["first_success_step"] == length - 6
+        assert episode["object_init_pos"].shape == (3,) and episode["goal_pos"].shape == (3,)
+
+
+def test_demos_start_from_distinct_states(tiny_demo_file):
+    starts = np.stack([read_episode(tiny_demo_file, i, with_images=False)["object_init_pos"] for i in range(3)])
+    assert len(np.unique(starts.round(6), axis=0)) == 3
+    assert starts[:, 0].std() > 0.01
+
+
+def test_recorded_episode_replays_exactly(tiny_demo_file):
+    """Same seed + same actions → the same states and images: the file is a faithful record."""
+    episode = read_episode(tiny_demo_file, 1)
+    with MetaWorldEnv(EnvConfig(task="shelf-place-v3", cameras=("behindGripper",), image_size=64)) as env:
+        obs = env.reset(int(episode["seed"]))
+        for step, action in enumerate(episode["actions"][:30]):
+            np.testing.assert_array_equal(obs["env_state"], episode["env_state"][step])
+            np.testing.assert_array_equal(obs["images"]["behindGripper"], episode["images"]["behindGripper"][step])
+            obs, *_ = env.step(action)
+
+
+def test_two_workers_collect_the_same_episodes(tiny_demo_file, tmp_path):
+    output = tmp_path / "two_workers.hdf5"
+    collect_demos(
+        CollectConfig(num_demos=3, output=str(output), image_size=64, workers=2, steps_after_success=5),
+        progress=False,
+    )
+    for index in range(3):
+        a, b = read_episode(tiny_demo_file, index), read_episode(output, index)
+        assert a["seed"] == b["seed"]
+        np.testing.assert_array_equal(a["actions"], b["actions"])
+        np.testing.assert_array_equal(a["images"]["behindGripper"], b["images"]["behindGripper"])
+
+
+def _copy(src: str, dst) -> str:
+    shutil.copy(src, dst)
+    return str(dst)
+
+
+def test_validation_errors(tiny_demo_file, tmp_path):
+    garbage = tmp_path / "garbage.hdf5"
+    garbage.write_bytes(b"not an hdf5 file at all")
+    with pytest.raises(DemoFileError, match="not a readable HDF5"):
+        validate_demo_file(garbage)
+
+    foreign = tmp_path / "foreign.hdf5"
+    with h5py.File(foreign, "w") as f:
+        f.create_dataset("action", data=np.zeros((3, 4)))
+    with pytest.raises(DemoFileError, match="not a demonstration file of this project"):
+        validate_demo_file(foreign)
+
+    with pytest.raises(DemoFileError, match="no such file"):
+        validate_demo_file(tmp_path / "missing.hdf5")
+
+    missing_key = _copy(tiny_demo_file, tmp_path / "missing_key.hdf5")
+    with h5py.File(missing_key, "a") as f:
+        del f[f"{episode_name(1)}/obs/qpos"]
+    with pytest.raises(DemoFileError, match="episode_000001 is missing 'obs/qpos'"):
+        validate_demo_file(missing_key)
+
+    wrong_dtype = _copy(tiny_demo_file, tmp_path / "wrong_dtype.hdf5")
+    with h5py.File(wrong_dtype, "a") as f:
+        actions = f[f"{episode_name(0)}/actions"][()]
+        del f[f"{episode_name(0)}/actions"]
+        f[f"{episode_name(0)}/actions"] = actions.astype(np.float64)
+    with pytest.raises(DemoFileError, match="dtype float64, expected float32"):
+        validate_demo_file(wrong_dtype)
+
+    wrong_shape = _copy(tiny_demo_file, tmp_path / "wrong_shape.hdf5")
+    with h5py.File(wrong_shape, "a") as f:
+        images = f[f"{episode_name(2)}/obs/images/behindGripper"][()]
+        del f[f"{episode_name(2)}/obs/images/behindGripper"]
+        f[f"{episode_name(2)}/obs/images/behindGripper"] = images[:, :32, :32]
+    with pytest.raises(DemoFileError, match="has shape"):
+        validate_demo_file(wrong_shape)
+
+    newer = _copy(tiny_demo_file, tmp_path / "newer.hdf5")
+    with h5py.File(newer, "a") as f:
+        f.attrs["schema_version"] = 99
+    with pytest.raises(DemoFileError, match="schema version 99"):
+        validate_demo_file(newer)
+
+
+def test_existing_output_is_not_overwritten(tiny_demo_file):
+    before = os.path.getmtime(tiny_demo_file)
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        collect_demos(CollectConfig(num_demos=1, output=tiny_demo_file, image_size=64), progress=False)
+    assert os.path.getmtime(tiny_demo_file) == before
+
+
+def _run_script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--task", "shelf-plac"], "Did you mean: shelf-place-v3"),
+        (["--cameras", "wrist"], "valid cameras: topview, corner"),
+        (["--num_demos", "0"], "must be a positive integer"),
+        (["--image_size", "-8"], "at least 16 pixels"),
+        (["--workers", "0"], "must be a positive integer"),
+    ],
+)
+def test_bad_arguments_give_a_message_not_a_traceback(args, expected, tmp_path):
+    done = _run_script(*args, "--output", str(tmp_path / "x.hdf5"))
+    assert done.returncode == 2
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "x.hdf5").exists()
+
+
+def test_killed_collection_leaves_no_complete_file_and_resumes(tiny_demo_file, tmp_path):
+    output = tmp_path / "killed.hdf5"
+    common = ["--num_demos", "3", "--image_size", "64", "--steps_after_success", "5", "--quiet", "--output", str(output)]
+    # Ask for more demos than we let it finish, so it is surely killed mid-run.
+    killed_run = [arg if arg != "3" else "8" for arg in common]
+    process = subprocess.Popen([sys.executable, SCRIPT, *killed_run], cwd=ROOT, stderr=subprocess.DEVNULL)
+    partial = partial_path(output)
+    deadline = time.time() + 120
+    # Kill as soon as the first episode is on disk, mid-way through the second.
+    while time.time() < deadline:
+        if partial.exists():
+            try:
+                with h5py.File(partial, "r", locking=False) as f:
+                    if episode_name(0) in f:
+                        break
+            except OSError:
+                pass
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert not output.exists()
+    with pytest.raises(DemoFileError, match="--resume"):
+        validate_demo_file(output)
+    with pytest.raises(DemoFileError, match="complete=False"):
+        validate_demo_file(partial)
+
+    refused = _run_script(*common)
+    assert refused.returncode == 2 and "--resume" in refused.stderr
+
+    resumed = _run_script(*common, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["episodes"] == 3 and not partial.exists()
+    info = validate_demo_file(output)
+    assert info.episode_seeds == [0, 1, 2]
+    for index in range(3):  # the resumed file equals an uninterrupted collection
+        np.testing.assert_array_equal(read_episode(output, index)["actions"], read_episode(tiny_demo_file, index)["actions"])
