@@ -19,6 +19,7 @@ have no counterpart and are dropped.
 from __future__ import annotations
 
 import logging
+import pickle
 import warnings
 from collections.abc import Callable
 
@@ -33,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 BACKBONE_CHANNELS = 512  # channels of layer4 in ResNet18/34
 GROUP_NORM_CHANNELS_PER_GROUP = 16
+
+# Download (URLError/HTTPError are OSErrors), hash check, unpickling and state-dict mismatches.
+_WEIGHT_LOADING_ERRORS = (OSError, RuntimeError, ValueError, KeyError, EOFError, pickle.UnpicklingError)
 
 _RESNET_BUILDERS: dict[str, Callable[..., torchvision.models.ResNet]] = {
     "resnet18": torchvision.models.resnet18,
@@ -96,7 +100,7 @@ class ResNetBackbone(nn.Module):
     def _try_load_imagenet(resnet: nn.Module, config: ACTConfig) -> None:
         try:
             resnet.load_state_dict(_load_imagenet_state_dict(config.backbone))
-        except Exception as error:  # any failure means: train from scratch
+        except _WEIGHT_LOADING_ERRORS as error:
             message = (
                 f"ImageNet weights could not be loaded ({type(error).__name__}: {error}); training "
                 "the backbone from random initialisation. Download them with internet access or "

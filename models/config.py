@@ -60,7 +60,7 @@ class ACTConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"ACTConfig.{name} must be a positive integer, got {value!r}")
         if isinstance(self.image_size, bool) or not isinstance(self.image_size, int):
-            raise ValueError(f"ACTConfig.image_size must be an integer, got {self.image_size!r}")
+            raise TypeError(f"ACTConfig.image_size must be an integer, got {self.image_size!r}")
         if self.image_size < 32:
             raise ValueError(
                 f"ACTConfig.image_size={self.image_size} is too small: the ResNet backbone has "
@@ -88,11 +88,11 @@ class ACTConfig:
         if len(set(self.camera_names)) != len(self.camera_names):
             raise ValueError(f"ACTConfig.camera_names has duplicates: {self.camera_names!r}")
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float):
-            raise ValueError(f"ACTConfig.dropout must be a number, got {self.dropout!r}")
+            raise TypeError(f"ACTConfig.dropout must be a number, got {self.dropout!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"ACTConfig.dropout={self.dropout} must be in [0, 1)")
         if isinstance(self.kl_weight, bool) or not isinstance(self.kl_weight, int | float):
-            raise ValueError(f"ACTConfig.kl_weight must be a number, got {self.kl_weight!r}")
+            raise TypeError(f"ACTConfig.kl_weight must be a number, got {self.kl_weight!r}")
         if self.kl_weight < 0:
             raise ValueError(f"ACTConfig.kl_weight={self.kl_weight} must be >= 0")
         if self.backbone not in SUPPORTED_BACKBONES:
@@ -101,7 +101,7 @@ class ACTConfig:
                 f"{SUPPORTED_BACKBONES}"
             )
         if not isinstance(self.pretrained_backbone, bool):
-            raise ValueError(
+            raise TypeError(
                 f"ACTConfig.pretrained_backbone must be True or False, got {self.pretrained_backbone!r}"
             )
         if self.backbone_norm not in BACKBONE_NORMS:

@@ -1,0 +1,1 @@
+"""Dataset, normaliser, training loop and policy wrapper for ACT."""

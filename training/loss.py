@@ -1,0 +1,54 @@
+"""Training loss of ACT (Zhao et al. 2023, Sec. IV-A): L1 reconstruction + beta * KL.
+
+Deviation from the original code: the L1 term is the mean over non-padded (batch, step, action-dim)
+entries only. The original multiplies padded entries by zero but still divides by all entries, so
+its L1 shrinks with the fraction of padding (episode ends weigh less); here padded steps neither
+contribute nor dilute. The KL term matches the original: summed over latent dims, averaged over batch.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def kl_to_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) summed over latent dims, averaged over the batch → ()."""
+    per_dim = 0.5 * (torch.exp(logvar) + mu.pow(2) - 1.0 - logvar)  # (B, L)
+    return per_dim.sum(dim=-1).mean()  # ()
+
+
+def act_loss(
+    pred_actions: Tensor,
+    target_actions: Tensor,
+    is_pad: Tensor,
+    mu: Tensor | None,
+    logvar: Tensor | None,
+    kl_weight: float,
+) -> dict[str, Tensor]:
+    """{"loss", "l1", "kl"} scalar tensors for predictions/targets (B, S, A) and is_pad (B, S).
+
+    ``is_pad`` is True for padded steps; those never affect the loss, whatever values they hold.
+    With ``mu`` None (no latent path) the KL term is 0.
+    """
+    if pred_actions.shape != target_actions.shape:
+        raise ValueError(
+            f"pred_actions {tuple(pred_actions.shape)} and target_actions "
+            f"{tuple(target_actions.shape)} must have the same shape (B, S, A)"
+        )
+    if is_pad.shape != pred_actions.shape[:2] or is_pad.dtype != torch.bool:
+        raise ValueError(
+            f"is_pad must be a bool tensor of shape (B, S) = {tuple(pred_actions.shape[:2])}, got "
+            f"{is_pad.dtype} of shape {tuple(is_pad.shape)}"
+        )
+    if (mu is None) != (logvar is None):
+        raise ValueError("mu and logvar must both be tensors or both be None")
+
+    valid = (~is_pad).unsqueeze(-1).expand_as(pred_actions)  # (B, S, A)
+    # where() rather than a multiply, so even inf/nan at padded steps cannot leak into the loss.
+    abs_error = torch.where(valid, (pred_actions - target_actions).abs(), 0.0)  # (B, S, A)
+    l1 = abs_error.sum() / valid.sum().clamp(min=1)  # ()
+    kl = (
+        pred_actions.new_zeros(()) if mu is None else kl_to_standard_normal(mu, logvar)
+    )  # ()
+    return {"loss": l1 + kl_weight * kl, "l1": l1, "kl": kl}
