@@ -8,7 +8,7 @@ from envs.gl_backend import RenderBackendError, select_gl_backend
 
 select_gl_backend()
 
-from envs.metaworld_wrapper import (  # noqa: E402
+from envs.metaworld_wrapper import (
     CAMERA_NAMES,
     COLLECTION_SEED_LIMIT,
     EVAL_SEED_OFFSET,

@@ -13,10 +13,11 @@ import multiprocessing as mp
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import metaworld
 import mujoco
@@ -159,7 +160,7 @@ def file_attributes(config: CollectConfig, command: str) -> dict[str, Any]:
         "action_dim": ACTION_DIM,
         "metaworld_version": getattr(metaworld, "__version__", "unknown"),
         "mujoco_version": mujoco.__version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command,
         "collect_config": json.dumps(asdict(config)),
     }
@@ -246,7 +247,7 @@ def summarize(path: str | os.PathLike, new_frames: int = 0, elapsed_s: float = 0
         "cameras": list(info.cameras),
         "image_size": info.image_size,
         "episodes": info.num_episodes,
-        "distinct_initial_states": int(len(np.unique(np.concatenate([object_pos, goal_pos], 1).round(6), axis=0))),
+        "distinct_initial_states": len(np.unique(np.concatenate([object_pos, goal_pos], 1).round(6), axis=0)),
         "length_mean": round(float(lengths.mean()), 1),
         "length_min": int(lengths.min()),
         "length_max": int(lengths.max()),

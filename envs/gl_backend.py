@@ -44,7 +44,7 @@ def _probe(backend: str) -> str | None:
     env = dict(os.environ, **_backend_env(backend))
     try:
         done = subprocess.run(
-            [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=60
+            [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=60, check=False
         )
     except subprocess.TimeoutExpired:
         return "timed out creating a context"

@@ -136,7 +136,7 @@ class DemoWriter:
             )
         group.create_dataset("actions", data=np.asarray(episode["actions"], dtype=np.float32))
         group.attrs["seed"] = int(episode["seed"])
-        group.attrs["length"] = int(len(episode["actions"]))
+        group.attrs["length"] = len(episode["actions"])
         group.attrs["first_success_step"] = int(episode["first_success_step"])
         group.attrs["object_init_pos"] = np.asarray(episode["object_init_pos"], dtype=np.float64)
         group.attrs["goal_pos"] = np.asarray(episode["goal_pos"], dtype=np.float64)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import difflib
 import pickle
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import metaworld
 import mujoco
@@ -201,7 +201,7 @@ class MetaWorldEnv:
         self._renderers.clear()
         self._env.close()
 
-    def __enter__(self) -> MetaWorldEnv:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -10,7 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-import pytest  # noqa: E402
+import pytest
 
 TINY_TASK = "shelf-place-v3"
 TINY_CAMERAS = ("behindGripper",)

@@ -129,7 +129,9 @@ def test_existing_output_is_not_overwritten(tiny_demo_file):
 
 
 def _run_script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,91 @@
+#!/usr/bin/env python
+"""Environment throughput benchmark; prints JSON.
+
+Measures steps/s of the MetaWorld wrapper driven by the scripted expert:
+physics only, physics + one camera at 64/128/224 px with MuJoCo's default
+rendering (shadows, reflections) and with our fast settings, and collection
+frames/s with 1 and 2 worker processes.
+
+    python scripts/bench_env.py --task shelf-place-v3 --steps 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import time
+
+import _bootstrap  # noqa: F401
+
+
+def time_steps(task: str, camera: str | None, size: int, fast: bool, steps: int, seed: int = 0) -> float:
+    """Frames/s of expert-driven steps (rendering one camera unless `camera` is None)."""
+    import numpy as np
+
+    from envs import EnvConfig, MetaWorldEnv
+    from envs.experts import expert_action, make_expert
+
+    config = EnvConfig(task=task, cameras=(camera or "corner2",), image_size=size, fast_render=fast)
+    with MetaWorldEnv(config) as env:
+        if camera is None:  # physics only: never call the renderer
+            env._observation = lambda state: {"env_state": state.astype(np.float64)}
+        expert = make_expert(task)
+        obs = env.reset(seed)
+        env.step(expert_action(expert, obs["env_state"]))  # warm-up: creates the GL context
+        start, done = time.perf_counter(), 0
+        while done < steps:
+            obs = env.reset(seed + done + 1)
+            for _ in range(min(150, steps - done)):
+                obs, *_ = env.step(expert_action(expert, obs["env_state"]))
+                done += 1
+        return steps / (time.perf_counter() - start)
+
+
+def _worker(args: tuple) -> float:
+    return time_steps(*args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="shelf-place-v3")
+    parser.add_argument("--camera", default="behindGripper")
+    parser.add_argument("--steps", type=int, default=300, help="steps per measurement")
+    args = parser.parse_args()
+    results: dict = {
+        "task": args.task,
+        "camera": args.camera,
+        "steps_per_measurement": args.steps,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "gl_backend": os.environ.get("MUJOCO_GL"),
+    }
+    import envs  # noqa: F401  (selects the GL backend before workers spawn)
+
+    results["gl_backend"] = os.environ.get("MUJOCO_GL")
+    results["physics_only_steps_per_s"] = round(time_steps(args.task, None, 64, True, args.steps * 3), 1)
+    render = {}
+    for size in (64, 128, 224):
+        for fast in (False, True):
+            key = f"{size}px_{'fast' if fast else 'default'}"
+            render[key] = round(time_steps(args.task, args.camera, size, fast, args.steps), 1)
+    results["physics_and_render_frames_per_s"] = render
+    context = mp.get_context("spawn")
+    workers = {}
+    for count in (1, 2):
+        job = (args.task, args.camera, 128, True, args.steps)
+        with context.Pool(count) as pool:
+            pool.map(_worker, [(args.task, args.camera, 128, True, 20)] * count)  # start-up outside the timing
+            start = time.perf_counter()
+            pool.map(_worker, [job] * count)
+            elapsed = time.perf_counter() - start
+        workers[f"{count}_workers_frames_per_s"] = round(count * args.steps / elapsed, 1)
+    workers["speedup_2_vs_1"] = round(workers["2_workers_frames_per_s"] / workers["1_workers_frames_per_s"], 2)
+    results["collection_128px_fast"] = workers
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
