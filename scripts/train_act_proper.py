@@ -1,0 +1,162 @@
+#!/usr/bin/env python
+"""Train Standard or Modified ACT on a demonstration HDF5 file.
+
+    python scripts/train_act_proper.py --model modified --data data/shelf-place-v3.hdf5
+    python scripts/train_act_proper.py --resume runs/<run folder>      # continue an interrupted run
+
+Model flags left unset take the ACT paper's defaults (models/config.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import _bootstrap  # noqa: F401
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+# Model flags map one-to-one onto ACTConfig fields; unset ones keep ACTConfig's defaults.
+MODEL_FLAGS = {
+    "chunk_size": positive_int,
+    "hidden_dim": positive_int,
+    "dim_feedforward": positive_int,
+    "n_heads": positive_int,
+    "enc_layers": positive_int,
+    "dec_layers": positive_int,
+    "cvae_enc_layers": positive_int,
+    "latent_dim": positive_int,
+    "dropout": non_negative_float,
+    "kl_weight": non_negative_float,
+    "backbone_norm": str,
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=["standard", "modified"], default=None, help="ACT variant (default standard)")
+    parser.add_argument("--data", default="data/shelf-place-v3.hdf5", help="demonstration HDF5 file")
+    parser.add_argument("--cameras", nargs="+", default=None, help="cameras to use (default: all in the file)")
+    parser.add_argument("--steps", type=positive_int, default=None, help="optimiser steps (default 20000)")
+    parser.add_argument("--epochs", type=positive_float, default=None, help="alternative to --steps: passes over the training frames")
+    parser.add_argument("--batch_size", type=positive_int, default=8)
+    parser.add_argument("--lr", type=positive_float, default=1e-4)
+    parser.add_argument("--lr_backbone", type=positive_float, default=1e-4)
+    parser.add_argument("--weight_decay", type=non_negative_float, default=1e-4)
+    parser.add_argument("--grad_clip", type=positive_float, default=10.0)
+    parser.add_argument("--augment_shift", type=non_negative_int, default=4, help="random-shift augmentation, pixels (0 = off)")
+    parser.add_argument("--val_fraction", type=non_negative_float, default=0.1)
+    for flag, kind in MODEL_FLAGS.items():
+        parser.add_argument(f"--{flag}", type=kind, default=None, help="model config (default: ACT paper)")
+    parser.add_argument("--pretrained_backbone", action="store_true", help="start ResNet18 from ImageNet weights (download)")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--output_dir", default="runs")
+    parser.add_argument("--run_name", default="", help="run folder name (default <task>__<model>__seed<k>__<time>)")
+    parser.add_argument("--resume", default=None, help="run folder (or last.pth) to continue")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--num_workers", type=non_negative_int, default=0, help="DataLoader worker processes")
+    parser.add_argument("--log_every", type=positive_int, default=50)
+    parser.add_argument("--val_every", type=positive_int, default=500, help="steps between validation + checkpoints")
+    parser.add_argument("--eval_every", type=non_negative_int, default=0, help="steps between rollouts (0 = never)")
+    parser.add_argument("--eval_episodes", type=positive_int, default=10)
+    parser.add_argument("--select_best", choices=["val_loss", "success"], default="val_loss")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if args.steps is not None and args.epochs is not None:
+        parser.error("pass --steps or --epochs, not both")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    from training.trainer import TrainConfig, Trainer, TrainSetupError
+    from training.training_eval import attach_rollout_eval
+
+    try:
+        if args.resume:
+            trainer = Trainer.resume(args.resume, expected_model=args.model, steps=args.steps)
+        else:
+            model_overrides = {flag: getattr(args, flag) for flag in MODEL_FLAGS if getattr(args, flag) is not None}
+            if args.pretrained_backbone:
+                model_overrides.update(pretrained_backbone=True, backbone_norm="frozen_batch")
+            config = TrainConfig(
+                data=args.data,
+                model=args.model or "standard",
+                cameras=tuple(args.cameras or ()),
+                steps=args.steps or 20000,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                lr_backbone=args.lr_backbone,
+                weight_decay=args.weight_decay,
+                grad_clip=args.grad_clip,
+                augment_shift=args.augment_shift,
+                val_fraction=args.val_fraction,
+                seed=args.seed,
+                output_dir=args.output_dir,
+                device=args.device,
+                num_workers=args.num_workers,
+                log_every=args.log_every,
+                val_every=args.val_every,
+                eval_every=args.eval_every,
+                eval_episodes=args.eval_episodes,
+                select_best=args.select_best,
+                run_name=args.run_name,
+                epochs=args.epochs or 0.0,
+            )
+            trainer = Trainer.start(config, model_overrides)
+    except TrainSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if trainer.config.eval_every > 0:
+        attach_rollout_eval(trainer)
+    print(
+        f"run folder: {trainer.run_dir}\n"
+        f"model: {trainer.config.model} ACT, {sum(p.numel() for p in trainer.model.parameters()) / 1e6:.1f}M parameters, "
+        f"cameras {', '.join(trainer.model_config.camera_names)} at {trainer.model_config.image_size}px, "
+        f"chunk {trainer.model_config.chunk_size}; {len(trainer.train_episodes)} train / "
+        f"{len(trainer.val_episodes)} val episodes; device {trainer.device}, {torch.get_num_threads()} threads; "
+        f"step {trainer.step} of {trainer.config.steps}",
+        flush=True,
+    )
+    try:
+        run_dir = trainer.run(progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted at step {trainer.step}; saved. Continue with: "
+              f"python scripts/train_act_proper.py --resume {trainer.run_dir}", file=sys.stderr)
+        return 130
+    print(json.dumps({"run_dir": str(run_dir), "step": trainer.step, **(trainer.history[-1] if trainer.history else {})}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

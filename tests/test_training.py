@@ -1,0 +1,213 @@
+"""Dataset, normaliser, training loop, checkpoints and resume, on a real tiny dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from envs.collection import CollectConfig, collect_demos
+from envs.hdf5_demos import read_episode
+from models import ACTConfig, build_model
+from training import batch_keys
+from training.augment import random_shift
+from training.checkpoint import load_checkpoint
+from training.dataset import EpisodeWindowDataset, StepBatchSampler, fit_normalizer, split_episodes
+from training.normalizer import Normalizer, normalize_images
+from training.trainer import TrainConfig, Trainer, TrainSetupError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_MODEL = dict(
+    hidden_dim=32, n_heads=2, dim_feedforward=64, enc_layers=1, dec_layers=1, cvae_enc_layers=1,
+    latent_dim=8, chunk_size=5,
+)
+
+
+def tiny_train_config(data: str, tmp_path, **overrides) -> TrainConfig:
+    values = dict(
+        data=data, model="standard", steps=6, batch_size=4, log_every=1, val_every=3, val_batches=1,
+        output_dir=str(tmp_path / "runs"), run_name="run", device="cpu", augment_shift=2,
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def train_losses(run_dir) -> dict[int, float]:
+    lines = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+    return {r["step"]: r["train/loss"] for r in lines if "train/loss" in r}
+
+
+def test_normalizer_round_trip_and_stats(tiny_demo_file):
+    normalizer = fit_normalizer(tiny_demo_file, [0, 1])
+    actions = np.concatenate([read_episode(tiny_demo_file, e, with_images=False)["actions"] for e in (0, 1)])
+    np.testing.assert_allclose(normalizer.action_mean.numpy(), actions.mean(0), rtol=1e-5, atol=1e-6)
+    normalized = normalizer.normalize_actions(torch.as_tensor(actions))
+    np.testing.assert_allclose(normalized.mean(0).numpy(), 0, atol=1e-5)
+    np.testing.assert_allclose(normalizer.unnormalize_actions(normalized).numpy(), actions, atol=1e-5)
+    # a constant dimension gets the std floor, not a division by zero
+    flat = Normalizer.from_data(np.ones((10, 4)), np.zeros((10, 4)))
+    assert torch.all(flat.qpos_std == 1e-2) and torch.isfinite(flat.normalize_qpos(torch.zeros(4))).all()
+    restored = Normalizer.from_state_dict(normalizer.state_dict())
+    assert torch.equal(restored.action_std, normalizer.action_std)
+
+
+def test_images_are_imagenet_normalised_channels_first():
+    images = torch.full((2, 1, 8, 8, 3), 255, dtype=torch.uint8)
+    out = normalize_images(images)
+    assert out.shape == (2, 1, 3, 8, 8) and out.dtype == torch.float32
+    np.testing.assert_allclose(out[0, 0, :, 0, 0].numpy(), (1 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225]), rtol=1e-5)
+    assert images.dtype == torch.uint8 and int(images[0, 0, 0, 0, 0]) == 255  # input untouched
+
+
+def test_split_is_by_episode_and_seeded():
+    train, val = split_episodes(50, 0.1, seed=3)
+    assert len(val) == 5 and not set(train) & set(val) and sorted(train + val) == list(range(50))
+    assert split_episodes(50, 0.1, seed=3) == (train, val)
+    assert split_episodes(50, 0.1, seed=4) != (train, val)
+
+
+def test_windows_at_episode_edges(tiny_demo_file):
+    normalizer = fit_normalizer(tiny_demo_file, [0, 1, 2])
+    dataset = EpisodeWindowDataset(tiny_demo_file, [1, 2], chunk_size=5, cameras=["behindGripper"], normalizer=normalizer)
+    episode = read_episode(tiny_demo_file, 1)
+    length = episode["length"]
+    expected_actions = normalizer.normalize_actions(torch.as_tensor(episode["actions"]))
+    first = dataset[0]
+    assert torch.equal(first[batch_keys.ACTION_CHUNK], expected_actions[:5])
+    assert not first[batch_keys.IS_PAD].any()
+    last = dataset[length - 1]  # the final step of episode 1: one real action, four padded
+    assert last[batch_keys.IS_PAD].tolist() == [False, True, True, True, True]
+    assert torch.equal(last[batch_keys.ACTION_CHUNK][0], expected_actions[-1])
+    assert torch.all(last[batch_keys.ACTION_CHUNK][1:] == 0)
+    assert torch.equal(last[batch_keys.IMAGES][0], torch.from_numpy(episode["images"]["behindGripper"][-1]))
+    third_from_end = dataset[length - 3]
+    assert third_from_end[batch_keys.IS_PAD].tolist() == [False, False, False, True, True]
+    # the next flat index is the first step of the next episode
+    assert dataset.locate(length) == (1, 0)
+
+
+def test_sampler_is_a_pure_function_of_seed_and_step():
+    lengths = np.array([10, 3, 7])
+    full = list(StepBatchSampler(lengths, 4, seed=1, num_steps=6))
+    resumed = list(StepBatchSampler(lengths, 4, seed=1, num_steps=6, start_step=3))
+    assert full[3:] == resumed
+    assert all(0 <= i < lengths.sum() for batch in full for i in batch)
+    assert list(StepBatchSampler(lengths, 4, seed=2, num_steps=6)) != full
+
+
+def test_random_shift_moves_content_within_bounds():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(3, 2, 3, 16, 16)
+    assert torch.equal(random_shift(images, 0, generator), images)
+    shifted = random_shift(images, 2, generator)
+    assert shifted.shape == images.shape and not torch.equal(shifted, images)
+    # the centre of every image is a translated copy of the original, by at most 2 px
+    for b in range(3):
+        for n in range(2):
+            centre = shifted[b, n, :, 4:12, 4:12]
+            assert any(
+                torch.equal(centre, images[b, n, :, 4 + dy : 12 + dy, 4 + dx : 12 + dx])
+                for dy in range(-2, 3) for dx in range(-2, 3)
+            )
+
+
+def test_training_run_writes_run_folder_and_safe_checkpoints(tiny_demo_file, tmp_path):
+    trainer = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path, model="modified"), TINY_MODEL)
+    run_dir = trainer.run(progress=False)
+    for name in ("config.json", "metrics.jsonl", "plots/loss.png", "checkpoints/best.pth", "checkpoints/last.pth"):
+        assert (run_dir / name).exists(), name
+    records = [json.loads(line) for line in open(run_dir / "metrics.jsonl")]
+    keys = set().union(*records)
+    assert {"train/l1", "train/kl", "train/grad_norm", "train/lr", "perf/steps_per_s", "val/l1", "val/kl"} <= keys
+    assert all(np.isfinite(r["train/loss"]) for r in records if "train/loss" in r)
+    raw = torch.load(run_dir / "checkpoints" / "last.pth", weights_only=True)  # no code runs on load
+    assert raw["step"] == 6 and raw["model_kind"] == "modified"
+    assert raw["env"]["task"] == "shelf-place-v3" and raw["env"]["cameras"] == ["behindGripper"]
+    assert raw["env"]["image_size"] == 64 and sorted(raw["env"]["demo_seeds"]) == [0, 1, 2]
+    assert not list((run_dir / "checkpoints").glob("*.tmp"))
+    # exact save/load equality of the model's outputs
+    checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.pth")
+    rebuilt = build_model(checkpoint["model_kind"], ACTConfig.from_dict(checkpoint["model_config"]))
+    rebuilt.load_state_dict(checkpoint["model_state"])
+    trainer.model.eval()
+    rebuilt.eval()
+    qpos, images = torch.randn(2, 4), torch.randn(2, 1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(trainer.model(qpos, images)[0], rebuilt(qpos, images)[0])
+
+
+def test_same_seed_gives_identical_losses(tiny_demo_file, tmp_path):
+    first = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path / "a"), TINY_MODEL).run(progress=False)
+    second = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path / "b"), TINY_MODEL).run(progress=False)
+    assert train_losses(first) == train_losses(second)
+    third = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path / "c", seed=1), TINY_MODEL).run(progress=False)
+    assert train_losses(third) != train_losses(first)
+
+
+def test_resume_reproduces_uninterrupted_losses(tiny_demo_file, tmp_path):
+    straight = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path / "straight"), TINY_MODEL).run(progress=False)
+    stopped = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path / "stopped", steps=3), TINY_MODEL)
+    stopped_dir = stopped.run(progress=False)
+    resumed = Trainer.resume(stopped_dir, expected_model="standard", steps=6)
+    assert resumed.step == 3
+    resumed.run(progress=False)
+    assert train_losses(stopped_dir) == train_losses(straight)
+    assert len(train_losses(stopped_dir)) == 6
+
+
+def test_overfits_one_fixed_batch(tiny_demo_file, tmp_path):
+    torch.manual_seed(0)
+    trainer = Trainer.start(
+        tiny_train_config(tiny_demo_file, tmp_path, augment_shift=0, lr=1e-3, lr_backbone=1e-3),
+        {**TINY_MODEL, "dropout": 0.0, "kl_weight": 1.0},
+    )
+    batch = torch.utils.data.default_collate([trainer._train_set[i] for i in (0, 30, 60, 90)])
+    first = trainer.train_step(batch)["train/l1"]
+    for _ in range(150):
+        last = trainer.train_step(batch)["train/l1"]
+    assert last < first / 5, (first, last)
+
+
+def test_bad_inputs_stop_early_with_a_message(tiny_demo_file, tmp_path):
+    with pytest.raises(TrainSetupError, match="chunk_size 500 is longer than every episode"):
+        Trainer.start(tiny_train_config(tiny_demo_file, tmp_path), {**TINY_MODEL, "chunk_size": 500})
+    foreign = tmp_path / "foreign.hdf5"
+    foreign.write_bytes(b"\x89HDF\r\n\x1a\nnot really")
+    with pytest.raises(TrainSetupError, match="dataset check failed"):
+        Trainer.start(tiny_train_config(str(foreign), tmp_path), TINY_MODEL)
+    with pytest.raises(TrainSetupError, match="has no camera corner2"):
+        Trainer.start(tiny_train_config(tiny_demo_file, tmp_path, cameras=("corner2",)), TINY_MODEL)
+    run_dir = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path, steps=1), TINY_MODEL).run(progress=False)
+    with pytest.raises(TrainSetupError, match="is a standard ACT checkpoint, but --model modified"):
+        Trainer.resume(run_dir, expected_model="modified")
+
+
+def test_resume_with_a_dataset_of_another_image_size_is_refused(tiny_demo_file, tmp_path):
+    run_dir = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path, steps=1), TINY_MODEL).run(progress=False)
+    # Swap the dataset under the run for one rendered at another size.
+    small = tmp_path / "small.hdf5"
+    collect_demos(CollectConfig(task="reach-v3", num_demos=2, output=str(small), image_size=32, steps_after_success=0), progress=False)
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.pth", weights_only=True)
+    checkpoint["train_config"]["data"] = str(small)
+    torch.save(checkpoint, run_dir / "checkpoints" / "last.pth")
+    with pytest.raises(TrainSetupError, match="32px images .* trained on 64px images"):
+        Trainer.resume(run_dir, steps=2)
+
+
+def test_train_script_reports_user_errors_without_traceback(tiny_demo_file, tmp_path):
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "train_act_proper.py"), "--data", tiny_demo_file,
+         "--chunk_size", "999", "--output_dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 2 and "pass --chunk_size" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "train_act_proper.py"), "--data", str(tmp_path / "none.hdf5")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 2 and "no such file" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,26 @@
+"""Random-shift image augmentation (pad by replication, crop back at a random offset).
+
+The shift follows DrQ (Kostrikov et al. 2020) and is applied independently to
+every image of every camera. Measured here on shelf-place (see README): it is one
+of the levers that moved success most when training from a few dozen demos.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def random_shift(images: Tensor, max_shift: int, generator: torch.Generator) -> Tensor:
+    """images (B, N, C, H, W) float → same shape, each image shifted by up to ±max_shift pixels."""
+    if max_shift <= 0:
+        return images
+    batch, cameras, channels, height, width = images.shape
+    flat = images.reshape(batch * cameras, channels, height, width)  # (B*N, C, H, W)
+    padded = F.pad(flat, (max_shift,) * 4, mode="replicate")  # (B*N, C, H+2p, W+2p)
+    offsets = torch.randint(0, 2 * max_shift + 1, (batch * cameras, 2), generator=generator)  # (B*N, 2)
+    shifted = torch.stack(
+        [padded[i, :, dy : dy + height, dx : dx + width] for i, (dy, dx) in enumerate(offsets.tolist())]
+    )  # (B*N, C, H, W)
+    return shifted.reshape(batch, cameras, channels, height, width)

@@ -1,0 +1,88 @@
+"""Checkpoints: plain dicts of tensors and plain types, written atomically, read with weights_only=True.
+
+A checkpoint holds everything needed to rebuild and roll out the policy without
+the dataset or the training command:
+
+- ``format_version``; ``model_kind`` ("standard" | "modified"); ``model_config`` (ACTConfig dict);
+- ``model_state``; ``normalizer`` (tensors); ``env`` (task, cameras, image_size, fast_render,
+  qpos_dim, action_dim, demo_seeds, dataset path);
+- ``train_config``; ``step``; ``optimizer_state``; ``rng`` (torch CPU and CUDA states);
+- ``metrics`` (last logged values); ``code_version`` (git commit of the code that trained it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CHECKPOINT_FORMAT_VERSION = 1
+REQUIRED_KEYS = ("format_version", "model_kind", "model_config", "model_state", "normalizer", "env")
+
+
+class CheckpointError(ValueError):
+    """The file is not a usable checkpoint of this project; the message says why."""
+
+
+def code_version() -> str:
+    """Git commit (with "+dirty" when the tree has changes) of this code, or "unknown"."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def save_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any]) -> None:
+    """Writes `checkpoint` to a temporary file beside `path`, then renames it over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = {"format_version": CHECKPOINT_FORMAT_VERSION, **checkpoint}
+    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Loads a checkpoint safely (no code execution) and checks it is one of ours."""
+    path = Path(path)
+    if path.is_dir():
+        for candidate in (path / "checkpoints" / "best.pth", path / "best.pth", path / "checkpoints" / "last.pth"):
+            if candidate.exists():
+                path = candidate
+                break
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises many types for a foreign or truncated pickle
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from error
+    if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in REQUIRED_KEYS):
+        missing = [key for key in REQUIRED_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint]
+        raise CheckpointError(f"{path}: not an ACT checkpoint of this project (missing {', '.join(missing)})")
+    if checkpoint["format_version"] != CHECKPOINT_FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format {checkpoint['format_version']} is not supported "
+            f"(this code reads {CHECKPOINT_FORMAT_VERSION})"
+        )
+    checkpoint["path"] = str(path)
+    return checkpoint

@@ -1,0 +1,484 @@
+"""The ACT training loop: data, optimiser, logging, validation, checkpoints, resume.
+
+Run layout (one folder per run)::
+
+    <output_dir>/<task>__<model>__seed<k>__<YYYYmmdd-HHMMSS>/
+        config.json          resolved TrainConfig + ACTConfig + env metadata
+        metrics.jsonl        one JSON object per log event (train/*, val/*, eval/*, perf/*)
+        plots/loss.png       train and validation loss, refreshed at every validation
+        checkpoints/last.pth latest state (resume point)
+        checkpoints/best.pth lowest validation loss, or highest eval success (select_best)
+
+Determinism: batch k is drawn from a generator seeded with (seed, k) (see
+`training.dataset.StepBatchSampler`), augmentation uses a generator seeded the
+same way, and the torch RNG state (dropout, CVAE noise) is saved in every
+checkpoint, so ``--resume`` reproduces the uninterrupted run's losses on CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from envs.hdf5_demos import DemoFileInfo, validate_demo_file
+from models import MODEL_KINDS, ACTConfig, build_model
+from training import batch_keys
+from training.augment import random_shift
+from training.checkpoint import CheckpointError, code_version, load_checkpoint, save_checkpoint
+from training.dataset import EpisodeWindowDataset, StepBatchSampler, fit_normalizer, split_episodes
+from training.loss import act_loss
+from training.normalizer import Normalizer, normalize_images
+
+SELECT_BEST = ("val_loss", "success")
+
+
+class TrainSetupError(ValueError):
+    """A user-fixable problem found before training starts; the message says what to change."""
+
+
+@dataclass
+class TrainConfig:
+    data: str = "data/shelf-place-v3.hdf5"  # demonstration HDF5 file made by collect_act_demos.py
+    model: str = "standard"  # "standard" or "modified" ACT
+    cameras: tuple[str, ...] = ()  # cameras fed to the model; empty = every camera in the file
+    steps: int = 20000  # optimiser steps
+    epochs: float = 0.0  # if > 0, overrides steps: passes over the training frames
+    batch_size: int = 8  # windows per step (ACT paper: 8)
+    lr: float = 1e-4  # AdamW learning rate of the transformer and heads
+    lr_backbone: float = 1e-4  # AdamW learning rate of the ResNet backbone
+    weight_decay: float = 1e-4  # AdamW weight decay (ACT paper: 1e-4)
+    grad_clip: float = 10.0  # max global gradient norm
+    augment_shift: int = 4  # random-shift augmentation in pixels (0 = off)
+    val_fraction: float = 0.1  # share of episodes held out for validation loss
+    seed: int = 0  # seeds the split, the batches, the augmentation and the initial weights
+    output_dir: str = "runs"  # parent folder of run folders
+    device: str = "auto"  # "auto" (cuda if available), "cpu" or "cuda"
+    num_workers: int = 0  # DataLoader worker processes (each opens the HDF5 file itself)
+    log_every: int = 50  # steps between train metric lines
+    val_every: int = 500  # steps between validation passes (and best/last checkpoints)
+    val_batches: int = 8  # batches per validation pass (a fixed set of windows)
+    eval_every: int = 0  # steps between policy rollouts in the environment (0 = never)
+    eval_episodes: int = 10  # rollouts per evaluation during training
+    eval_temporal_agg: bool = True  # use temporal aggregation in evaluation during training
+    select_best: str = "val_loss"  # what best.pth maximises: "val_loss" (lowest) or "success" (highest)
+    run_name: str = ""  # run folder name; empty = <task>__<model>__seed<k>__<time>
+
+    def __post_init__(self) -> None:
+        self.cameras = tuple(self.cameras)
+        if self.model not in MODEL_KINDS:
+            raise TrainSetupError(f"model must be one of {', '.join(MODEL_KINDS)}, got {self.model!r}")
+        if self.select_best not in SELECT_BEST:
+            raise TrainSetupError(f"select_best must be one of {', '.join(SELECT_BEST)}, got {self.select_best!r}")
+        if self.select_best == "success" and self.eval_every <= 0:
+            raise TrainSetupError("select_best=success needs evaluation during training: set eval_every > 0")
+        for name in ("steps", "batch_size", "log_every", "val_every", "val_batches", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise TrainSetupError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("lr", "lr_backbone"):
+            if not getattr(self, name) > 0:
+                raise TrainSetupError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.weight_decay < 0 or self.grad_clip <= 0 or self.augment_shift < 0 or self.num_workers < 0:
+            raise TrainSetupError("weight_decay, augment_shift and num_workers must be >= 0 and grad_clip > 0")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise TrainSetupError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise TrainSetupError("device=cuda asked for, but torch sees no CUDA GPU; use --device cpu")
+
+    def resolved_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+
+def _check_data(config: TrainConfig, chunk_size: int) -> DemoFileInfo:
+    try:
+        info = validate_demo_file(config.data)
+    except ValueError as error:  # DemoFileError
+        raise TrainSetupError(f"dataset check failed: {error}") from error
+    if max(info.episode_lengths) < chunk_size:
+        raise TrainSetupError(
+            f"chunk_size {chunk_size} is longer than every episode in {config.data} "
+            f"(longest: {max(info.episode_lengths)} steps); pass --chunk_size {max(info.episode_lengths)} or less"
+        )
+    missing = [c for c in config.cameras if c not in info.cameras]
+    if missing:
+        raise TrainSetupError(
+            f"{config.data} has no camera {', '.join(missing)}; it recorded {', '.join(info.cameras)}"
+        )
+    if info.num_episodes < 2 and config.val_fraction > 0:
+        raise TrainSetupError(f"{config.data} holds 1 episode; pass --val_fraction 0 or collect more demos")
+    return info
+
+
+def env_metadata(info: DemoFileInfo, cameras: tuple[str, ...], demo_seeds: list[int]) -> dict[str, Any]:
+    """What evaluation needs to rebuild the environment the model was trained for."""
+    return {
+        "task": info.task,
+        "cameras": list(cameras),
+        "image_size": info.image_size,
+        "fast_render": bool(info.attrs.get("fast_render", True)),
+        "qpos_dim": info.qpos_dim,
+        "action_dim": info.action_dim,
+        "demo_seeds": [int(s) for s in demo_seeds],
+        "dataset": os.path.abspath(info.path),
+    }
+
+
+class Trainer:
+    """Owns one run: build with `Trainer.start(...)` or `Trainer.resume(...)`, then `run()`."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        model_config: ACTConfig,
+        run_dir: Path,
+        info: DemoFileInfo,
+        normalizer: Normalizer,
+        train_episodes: list[int],
+        val_episodes: list[int],
+    ) -> None:
+        self.config = config
+        self.model_config = model_config
+        self.run_dir = run_dir
+        self.info = info
+        self.normalizer = normalizer
+        self.train_episodes = train_episodes
+        self.val_episodes = val_episodes
+        self.device = config.resolved_device()
+        torch.manual_seed(config.seed)
+        self.model = build_model(config.model, model_config).to(self.device)
+        backbone_params = [p for p in self.model.backbone.parameters() if p.requires_grad]
+        backbone_ids = {id(p) for p in backbone_params}
+        other_params = [p for p in self.model.parameters() if p.requires_grad and id(p) not in backbone_ids]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": other_params, "lr": config.lr}, {"params": backbone_params, "lr": config.lr_backbone}],
+            weight_decay=config.weight_decay,
+        )
+        self.step = 0
+        self.best_value: float | None = None
+        self.history: list[dict[str, Any]] = []
+        demo_seeds = [info.episode_seeds[e] for e in train_episodes + val_episodes]
+        self.env_meta = env_metadata(info, model_config.camera_names, demo_seeds)
+        self.eval_fn: Callable[[Trainer], dict[str, float]] | None = None
+        self._train_set = EpisodeWindowDataset(
+            config.data, train_episodes, model_config.chunk_size, model_config.camera_names, normalizer
+        )
+        self._val_set = (
+            EpisodeWindowDataset(
+                config.data, val_episodes, model_config.chunk_size, model_config.camera_names, normalizer
+            )
+            if val_episodes
+            else None
+        )
+
+    # -- construction ---------------------------------------------------------------
+    @classmethod
+    def start(cls, config: TrainConfig, model_overrides: dict[str, Any]) -> Trainer:
+        chunk_size = model_overrides.get("chunk_size", ACTConfig.chunk_size)
+        info = _check_data(config, chunk_size)
+        cameras = config.cameras or info.cameras
+        config = dataclasses.replace(config, cameras=tuple(cameras))
+        try:
+            model_config = ACTConfig(
+                state_dim=info.qpos_dim,
+                action_dim=info.action_dim,
+                camera_names=tuple(cameras),
+                image_size=info.image_size,
+                **model_overrides,
+            )
+        except (TypeError, ValueError) as error:
+            raise TrainSetupError(f"model config: {error}") from error
+        train_episodes, val_episodes = split_episodes(info.num_episodes, config.val_fraction, config.seed)
+        normalizer = fit_normalizer(config.data, train_episodes)
+        if config.epochs > 0:
+            train_frames = sum(info.episode_lengths[e] for e in train_episodes)
+            config = dataclasses.replace(config, steps=max(1, math.ceil(config.epochs * train_frames / config.batch_size)))
+        name = config.run_name or (
+            f"{info.task}__{config.model}__seed{config.seed}__{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        )
+        run_dir = Path(config.output_dir) / name
+        if (run_dir / "checkpoints" / "last.pth").exists():
+            raise TrainSetupError(f"{run_dir} already holds a run; pass --resume {run_dir} or another --run_name")
+        trainer = cls(config, model_config, run_dir, info, normalizer, train_episodes, val_episodes)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(run_dir / "config.json", trainer.describe())
+        return trainer
+
+    @classmethod
+    def resume(cls, path: str | os.PathLike, expected_model: str | None = None, steps: int | None = None) -> Trainer:
+        """Continues the run whose ``last.pth`` is at `path` (a run folder or the file itself)."""
+        path = Path(path)
+        last = path / "checkpoints" / "last.pth" if path.is_dir() else path
+        try:
+            checkpoint = load_checkpoint(last)
+        except CheckpointError as error:
+            raise TrainSetupError(f"cannot resume: {error}") from error
+        if "optimizer_state" not in checkpoint:
+            raise TrainSetupError(f"cannot resume from {last}: it holds no optimizer state (use last.pth)")
+        if expected_model is not None and checkpoint["model_kind"] != expected_model:
+            raise TrainSetupError(
+                f"{last} is a {checkpoint['model_kind']} ACT checkpoint, but --model {expected_model} was given; "
+                f"pass --model {checkpoint['model_kind']} to resume it, or start a new run"
+            )
+        config = TrainConfig(**{**checkpoint["train_config"], "cameras": tuple(checkpoint["train_config"]["cameras"])})
+        if steps is not None:
+            config = dataclasses.replace(config, steps=steps)
+        model_config = ACTConfig.from_dict(checkpoint["model_config"])
+        info = _check_data(config, model_config.chunk_size)
+        env = checkpoint["env"]
+        if info.image_size != env["image_size"] or not set(env["cameras"]) <= set(info.cameras):
+            raise TrainSetupError(
+                f"{config.data} holds {info.image_size}px images from {', '.join(info.cameras)}, but the checkpoint "
+                f"was trained on {env['image_size']}px images from {', '.join(env['cameras'])}; "
+                "resume with the dataset it was trained on"
+            )
+        trainer = cls(
+            config,
+            model_config,
+            last.parent.parent,
+            info,
+            Normalizer.from_state_dict(checkpoint["normalizer"]),
+            list(checkpoint["train_episodes"]),
+            list(checkpoint["val_episodes"]),
+        )
+        trainer.model.load_state_dict(checkpoint["model_state"])
+        trainer.optimizer.load_state_dict(checkpoint["optimizer_state"])
+        trainer.step = int(checkpoint["step"])
+        trainer.best_value = checkpoint.get("best_value")
+        torch.set_rng_state(checkpoint["rng"]["torch"])
+        if torch.cuda.is_available() and checkpoint["rng"].get("cuda"):
+            torch.cuda.set_rng_state_all(checkpoint["rng"]["cuda"])
+        trainer.history = _read_metrics(trainer.run_dir / "metrics.jsonl", up_to_step=trainer.step)
+        _rewrite_metrics(trainer.run_dir / "metrics.jsonl", trainer.history)
+        return trainer
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "train_config": asdict(self.config),
+            "model_kind": self.config.model,
+            "model_config": self.model_config.to_dict(),
+            "env": self.env_meta,
+            "train_episodes": self.train_episodes,
+            "val_episodes": self.val_episodes,
+            "code_version": code_version(),
+            "num_parameters": sum(p.numel() for p in self.model.parameters()),
+            "device": str(self.device),
+        }
+
+    # -- one step -------------------------------------------------------------------
+    def _to_model_inputs(self, batch: dict[str, torch.Tensor], augment: bool, step: int) -> dict[str, torch.Tensor]:
+        images = normalize_images(batch[batch_keys.IMAGES].to(self.device))  # (B, N, 3, H, W)
+        if augment and self.config.augment_shift > 0:
+            seed = int(np.random.default_rng([self.config.seed, step, 1]).integers(2**62))
+            generator = torch.Generator().manual_seed(seed)
+            images = random_shift(images.cpu(), self.config.augment_shift, generator).to(self.device)
+        return {
+            "qpos": batch[batch_keys.QPOS].to(self.device),  # (B, Q)
+            "images": images,
+            "action_chunk": batch[batch_keys.ACTION_CHUNK].to(self.device),  # (B, S, A)
+            "is_pad": batch[batch_keys.IS_PAD].to(self.device),  # (B, S)
+        }
+
+    def compute_loss(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        pred, mu, logvar = self.model(inputs["qpos"], inputs["images"], inputs["action_chunk"], inputs["is_pad"])
+        return act_loss(pred, inputs["action_chunk"], inputs["is_pad"], mu, logvar, self.model_config.kl_weight)
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        self.model.train()
+        inputs = self._to_model_inputs(batch, augment=True, step=self.step)
+        losses = self.compute_loss(inputs)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        return {
+            "train/loss": losses["loss"].item(),
+            "train/l1": losses["l1"].item(),
+            "train/kl": losses["kl"].item(),
+            "train/grad_norm": grad_norm.item(),
+        }
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        if self._val_set is None:
+            return {}
+        self.model.eval()
+        sampler = StepBatchSampler(
+            self._val_set.lengths, self.config.batch_size, seed=self.config.seed + 7919, num_steps=self.config.val_batches
+        )
+        totals = {"val/loss": 0.0, "val/l1": 0.0, "val/kl": 0.0}
+        with torch.random.fork_rng(devices=[]):  # validation must not shift the training RNG stream
+            torch.manual_seed(self.config.seed)
+            for indices in sampler:
+                batch = torch.utils.data.default_collate([self._val_set[i] for i in indices])
+                losses = self.compute_loss(self._to_model_inputs(batch, augment=False, step=0))
+                for key in ("loss", "l1", "kl"):
+                    totals[f"val/{key}"] += losses[key].item() / self.config.val_batches
+        return totals
+
+    # -- persistence ----------------------------------------------------------------
+    def checkpoint_dict(self, with_optimizer: bool = True) -> dict[str, Any]:
+        checkpoint = {
+            "model_kind": self.config.model,
+            "model_config": self.model_config.to_dict(),
+            "model_state": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "normalizer": self.normalizer.state_dict(),
+            "env": self.env_meta,
+            "train_config": {**asdict(self.config), "cameras": list(self.config.cameras)},
+            "train_episodes": self.train_episodes,
+            "val_episodes": self.val_episodes,
+            "step": self.step,
+            "best_value": self.best_value,
+            "metrics": self.history[-1] if self.history else {},
+            "code_version": code_version(),
+        }
+        if with_optimizer:
+            checkpoint["optimizer_state"] = self.optimizer.state_dict()
+            checkpoint["rng"] = {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            }
+        return checkpoint
+
+    def save(self, name: str) -> Path:
+        path = self.run_dir / "checkpoints" / f"{name}.pth"
+        save_checkpoint(path, self.checkpoint_dict())
+        return path
+
+    def log(self, record: dict[str, Any]) -> None:
+        record = {"step": self.step, **record}
+        self.history.append(record)
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # -- the loop -------------------------------------------------------------------
+    def run(self, progress: bool = True) -> Path:
+        config = self.config
+        sampler = StepBatchSampler(
+            self._train_set.lengths, config.batch_size, config.seed, config.steps, start_step=self.step
+        )
+        loader = DataLoader(
+            self._train_set,
+            batch_sampler=sampler,
+            num_workers=config.num_workers,
+            persistent_workers=False,
+            # Its own generator: the DataLoader draws a base seed when iteration starts, which
+            # would otherwise shift the global RNG stream (dropout, CVAE noise) on resume.
+            generator=torch.Generator().manual_seed(config.seed),
+        )
+        bar = tqdm(
+            total=config.steps, initial=self.step, desc=f"train {config.model}", unit="step", disable=not progress
+        )
+        window: list[dict[str, float]] = []
+        tick = time.perf_counter()
+        try:
+            for batch in loader:
+                window.append(self.train_step(batch))
+                bar.update(1)
+                if self.step % config.log_every == 0 or self.step == config.steps:
+                    elapsed = time.perf_counter() - tick
+                    means = {key: float(np.mean([w[key] for w in window])) for key in window[0]}
+                    means["train/lr"] = self.optimizer.param_groups[0]["lr"]
+                    means["perf/steps_per_s"] = len(window) / elapsed
+                    self.log(means)
+                    bar.set_postfix(loss=f"{means['train/loss']:.3f}", l1=f"{means['train/l1']:.3f}",
+                                    it_s=f"{means['perf/steps_per_s']:.2f}")
+                    window, tick = [], time.perf_counter()
+                if self.step % config.val_every == 0 or self.step == config.steps:
+                    self._validate_and_save(bar)
+                    tick = time.perf_counter()
+        except KeyboardInterrupt:
+            bar.close()
+            self.save("last")
+            raise
+        bar.close()
+        return self.run_dir
+
+    def _validate_and_save(self, bar: tqdm) -> None:
+        record = self.validate()
+        if self.eval_fn is not None and self.config.eval_every > 0 and self.step % self.config.eval_every == 0:
+            record.update(self.eval_fn(self))
+        if record:
+            self.log(record)
+        value = None
+        if self.config.select_best == "val_loss":
+            value = -record["val/loss"] if "val/loss" in record else -self.history[-1].get("train/loss", math.inf)
+        elif "eval/success_rate" in record:
+            value = record["eval/success_rate"]
+        if value is not None and (self.best_value is None or value > self.best_value):
+            self.best_value = value
+            self.save("best")
+        self.save("last")
+        plot_losses(self.history, self.run_dir / "plots" / "loss.png")
+        if record:
+            bar.write(f"step {self.step}: " + ", ".join(f"{k}={v:.4f}" for k, v in record.items()))
+
+
+def plot_losses(history: list[dict[str, Any]], path: Path) -> None:
+    """Train/val L1 and KL against steps (and eval success when logged), written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def series(key: str) -> tuple[list[int], list[float]]:
+        points = [(r["step"], r[key]) for r in history if key in r]
+        return [p[0] for p in points], [p[1] for p in points]
+
+    has_eval = any("eval/success_rate" in r for r in history)
+    figure, axes = plt.subplots(1, 3 if has_eval else 2, figsize=(13 if has_eval else 9, 3.5))
+    for key, style in (("train/l1", "-"), ("val/l1", "o-")):
+        axes[0].plot(*series(key), style, label=key)
+    for key, style in (("train/kl", "-"), ("val/kl", "o-")):
+        axes[1].plot(*series(key), style, label=key)
+    axes[0].set_yscale("log")
+    if has_eval:
+        axes[2].plot(*series("eval/success_rate"), "o-", color="green", label="eval/success_rate")
+        axes[2].set_ylim(-0.02, 1.02)
+    for axis in axes:
+        axis.set_xlabel("step")
+        axis.legend()
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    figure.savefig(tmp, dpi=80)
+    plt.close(figure)
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, content: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(content, indent=2))
+    os.replace(tmp, path)
+
+
+def _read_metrics(path: Path, up_to_step: int) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in records if r["step"] <= up_to_step]
+
+
+def _rewrite_metrics(path: Path, records: list[dict[str, Any]]) -> None:
+    """Drops lines logged after the checkpoint we resume from, so no step appears twice."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    os.replace(tmp, path)
+
+
+__all__ = ["SELECT_BEST", "TrainConfig", "TrainSetupError", "Trainer"]

@@ -1,0 +1,44 @@
+"""Policy rollouts during training (``--eval_every``): logs ``eval/success_rate``.
+
+Rollout seeds come from their own range (EVAL_SEED_OFFSET + 500000 + i), away from
+both the demonstrations and the default held-out evaluation seeds, so choosing
+``best.pth`` by success never peeks at the episodes the final evaluation scores.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from envs import EVAL_SEED_OFFSET
+
+if TYPE_CHECKING:
+    from training.trainer import Trainer
+
+TRAINING_EVAL_SEED_OFFSET = EVAL_SEED_OFFSET + 500_000
+
+
+def rollout_success(trainer: Trainer) -> dict[str, float]:
+    """Success rate of the trainer's current model over `eval_episodes` rollouts."""
+    from training.evaluation import EvalConfig, evaluate
+    from training.policy import ACTPolicy
+
+    was_training = trainer.model.training
+    policy = ACTPolicy.from_checkpoint(
+        trainer.checkpoint_dict(with_optimizer=False),
+        device=str(trainer.device),
+        temporal_agg=trainer.config.eval_temporal_agg,
+    )
+    episodes = trainer.config.eval_episodes
+    config = EvalConfig(
+        episodes=episodes,
+        seeds=[TRAINING_EVAL_SEED_OFFSET + i for i in range(episodes)],
+        num_envs=min(episodes, 5),
+        temporal_agg=trainer.config.eval_temporal_agg,
+    )
+    results = evaluate(policy, config, progress=False)
+    trainer.model.train(was_training)
+    return {"eval/success_rate": float(results["success_rate"]), "eval/episodes": float(results["episodes"])}
+
+
+def attach_rollout_eval(trainer: Trainer) -> None:
+    trainer.eval_fn = rollout_success
