@@ -85,6 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num_workers", type=non_negative_int, default=0, help="DataLoader worker processes")
     parser.add_argument("--log_every", type=positive_int, default=50)
     parser.add_argument("--val_every", type=positive_int, default=500, help="steps between validation + checkpoints")
+    parser.add_argument("--save_every", type=non_negative_int, default=0, help="keep step_<k>.pth snapshots (0 = none)")
     parser.add_argument("--eval_every", type=non_negative_int, default=0, help="steps between rollouts (0 = never)")
     parser.add_argument("--eval_episodes", type=positive_int, default=10)
     parser.add_argument("--select_best", choices=["val_loss", "success"], default="val_loss")
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                 num_workers=args.num_workers,
                 log_every=args.log_every,
                 val_every=args.val_every,
+                save_every=args.save_every,
                 eval_every=args.eval_every,
                 eval_episodes=args.eval_episodes,
                 select_best=args.select_best,

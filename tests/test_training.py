@@ -22,23 +22,24 @@ from training.normalizer import Normalizer, normalize_images
 from training.trainer import TrainConfig, Trainer, TrainSetupError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_MODEL = dict(
-    hidden_dim=32, n_heads=2, dim_feedforward=64, enc_layers=1, dec_layers=1, cvae_enc_layers=1,
-    latent_dim=8, chunk_size=5,
-)
+TINY_MODEL = {
+    "hidden_dim": 32, "n_heads": 2, "dim_feedforward": 64, "enc_layers": 1, "dec_layers": 1, "cvae_enc_layers": 1,
+    "latent_dim": 8, "chunk_size": 5,
+}
 
 
 def tiny_train_config(data: str, tmp_path, **overrides) -> TrainConfig:
-    values = dict(
-        data=data, model="standard", steps=6, batch_size=4, log_every=1, val_every=3, val_batches=1,
-        output_dir=str(tmp_path / "runs"), run_name="run", device="cpu", augment_shift=2,
-    )
+    values = {
+        "data": data, "model": "standard", "steps": 6, "batch_size": 4, "log_every": 1, "val_every": 3, "val_batches": 1,
+        "output_dir": str(tmp_path / "runs"), "run_name": "run", "device": "cpu", "augment_shift": 2,
+    }
     values.update(overrides)
     return TrainConfig(**values)
 
 
 def train_losses(run_dir) -> dict[int, float]:
-    lines = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        lines = [json.loads(line) for line in f]
     return {r["step"]: r["train/loss"] for r in lines if "train/loss" in r}
 
 
@@ -121,7 +122,7 @@ def test_training_run_writes_run_folder_and_safe_checkpoints(tiny_demo_file, tmp
     run_dir = trainer.run(progress=False)
     for name in ("config.json", "metrics.jsonl", "plots/loss.png", "checkpoints/best.pth", "checkpoints/last.pth"):
         assert (run_dir / name).exists(), name
-    records = [json.loads(line) for line in open(run_dir / "metrics.jsonl")]
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     keys = set().union(*records)
     assert {"train/l1", "train/kl", "train/grad_norm", "train/lr", "perf/steps_per_s", "val/l1", "val/kl"} <= keys
     assert all(np.isfinite(r["train/loss"]) for r in records if "train/loss" in r)

@@ -32,7 +32,7 @@ def split_episodes(num_episodes: int, val_fraction: float, seed: int) -> tuple[l
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     order = np.random.default_rng(seed).permutation(num_episodes).tolist()
-    num_val = int(round(num_episodes * val_fraction))
+    num_val = round(num_episodes * val_fraction)
     if val_fraction > 0 and num_val == 0 and num_episodes > 1:
         num_val = 1
     return sorted(order[num_val:]), sorted(order[:num_val])

@@ -8,6 +8,7 @@ Run layout (one folder per run)::
         plots/loss.png       train and validation loss, refreshed at every validation
         checkpoints/last.pth latest state (resume point)
         checkpoints/best.pth lowest validation loss, or highest eval success (select_best)
+        checkpoints/step_<k>.pth  weights every save_every steps (for success-vs-steps curves)
 
 Determinism: batch k is drawn from a generator seeded with (seed, k) (see
 `training.dataset.StepBatchSampler`), augmentation uses a generator seeded the
@@ -70,6 +71,7 @@ class TrainConfig:
     log_every: int = 50  # steps between train metric lines
     val_every: int = 500  # steps between validation passes (and best/last checkpoints)
     val_batches: int = 8  # batches per validation pass (a fixed set of windows)
+    save_every: int = 0  # steps between kept snapshots checkpoints/step_<k>.pth for learning curves (0 = none)
     eval_every: int = 0  # steps between policy rollouts in the environment (0 = never)
     eval_episodes: int = 10  # rollouts per evaluation during training
     eval_temporal_agg: bool = True  # use temporal aggregation in evaluation during training
@@ -87,6 +89,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "log_every", "val_every", "val_batches", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise TrainSetupError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.save_every < 0:
+            raise TrainSetupError(f"save_every must be >= 0, got {self.save_every}")
         for name in ("lr", "lr_backbone"):
             if not getattr(self, name) > 0:
                 raise TrainSetupError(f"{name} must be positive, got {getattr(self, name)}")
@@ -354,9 +358,9 @@ class Trainer:
             }
         return checkpoint
 
-    def save(self, name: str) -> Path:
+    def save(self, name: str, with_optimizer: bool = True) -> Path:
         path = self.run_dir / "checkpoints" / f"{name}.pth"
-        save_checkpoint(path, self.checkpoint_dict())
+        save_checkpoint(path, self.checkpoint_dict(with_optimizer=with_optimizer))
         return path
 
     def log(self, record: dict[str, Any]) -> None:
@@ -401,6 +405,8 @@ class Trainer:
                 if self.step % config.val_every == 0 or self.step == config.steps:
                     self._validate_and_save(bar)
                     tick = time.perf_counter()
+                if config.save_every and self.step % config.save_every == 0:
+                    self.save(f"step_{self.step:06d}", with_optimizer=False)  # weights only: small
         except KeyboardInterrupt:
             bar.close()
             self.save("last")
