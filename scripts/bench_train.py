@@ -1,0 +1,137 @@
+#!/usr/bin/env python
+"""Training and inference throughput of ACT models; prints JSON.
+
+For each configuration (the ACT paper's at 128 and 224 px, and the small CPU
+recipe at 128 px), on the CPU and on a GPU when torch sees one: training
+samples/s at batch 8 (forward, loss, backward, AdamW step) and peak memory, and
+inference latency (z = 0, no grad) at batch 1 and 16. Each measurement runs in a
+fresh subprocess so peak memory is that configuration's own. Inputs are random
+tensors of the right shapes: this measures the model, not data loading.
+
+    python scripts/bench_train.py                # all configurations
+    python scripts/bench_train.py --steps 5      # quicker, noisier
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import _bootstrap  # noqa: F401
+
+CONFIGS = {
+    "paper_128px": {"image_size": 128},
+    "paper_224px": {"image_size": 224},
+    "small_128px": {"image_size": 128, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 50},
+    "small_128px_2cams": {
+        "image_size": 128, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 50,
+        "camera_names": ["behindGripper", "topview"],
+    },
+}
+
+
+def measure(name: str, device_name: str, steps: int, batch_size: int) -> dict:
+    import resource
+
+    import torch
+
+    from models import ACTConfig, build_model
+    from training.loss import act_loss
+
+    device = torch.device(device_name)
+    config = ACTConfig(**CONFIGS[name])
+    model = build_model("standard", config).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4)
+
+    def batch(size: int) -> tuple:
+        images = torch.randn(size, config.num_cameras, 3, config.image_size, config.image_size, device=device)
+        return (
+            torch.randn(size, config.state_dim, device=device),
+            images,
+            torch.randn(size, config.chunk_size, config.action_dim, device=device),
+            torch.zeros(size, config.chunk_size, dtype=torch.bool, device=device),
+        )
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    qpos, images, actions, is_pad = batch(batch_size)
+    model.train()
+    for step in range(steps + 2):  # two warm-up steps
+        if step == 2:
+            sync()
+            start = time.perf_counter()
+        pred, mu, logvar = model(qpos, images, actions, is_pad)
+        loss = act_loss(pred, actions, is_pad, mu, logvar, config.kl_weight)["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    sync()
+    train_s = (time.perf_counter() - start) / steps
+    result = {
+        "config": name,
+        "device": device_name,
+        "parameters_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 1),
+        "train_step_s": round(train_s, 3),
+        "train_samples_per_s": round(batch_size / train_s, 1),
+    }
+    model.eval()
+    with torch.no_grad():
+        for size in (1, 16):
+            qpos_i, images_i, _, _ = batch(size)
+            model(qpos_i, images_i)
+            sync()
+            start = time.perf_counter()
+            repeats = max(3, steps)
+            for _ in range(repeats):
+                model(qpos_i, images_i)
+            sync()
+            result[f"inference_ms_batch{size}"] = round(1000 * (time.perf_counter() - start) / repeats, 1)
+    if device.type == "cuda":
+        result["peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
+    else:
+        result["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=10, help="timed training steps per configuration")
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--one", nargs=2, metavar=("CONFIG", "DEVICE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one[0], args.one[1], args.steps, args.batch_size)))
+        return
+    import torch
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    results = []
+    for device in devices:
+        for name in args.configs:
+            done = subprocess.run(
+                [sys.executable, __file__, "--one", name, device, "--steps", str(args.steps),
+                 "--batch_size", str(args.batch_size)],
+                capture_output=True, text=True, check=False,
+            )
+            if done.returncode != 0:
+                results.append({"config": name, "device": device, "error": done.stderr.strip().splitlines()[-1:]})
+            else:
+                results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(json.dumps({
+        "batch_size": args.batch_size,
+        "torch": torch.__version__,
+        "cpu_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "results": results,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
