@@ -37,3 +37,56 @@ def tiny_demo_file(tmp_path_factory) -> str:
         progress=False,
     )
     return str(path)
+
+
+TINY_CHECKPOINT_STEP = 7
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_demo_file, tmp_path_factory) -> str:
+    """An untrained tiny standard ACT saved as a full checkpoint, with the tiny demo file's
+    normaliser statistics and environment metadata (what the trainer writes)."""
+    import numpy as np
+    import torch
+
+    from envs.hdf5_demos import read_episode, validate_demo_file
+    from models import ACTConfig, build_model
+    from training.checkpoint import save_checkpoint
+    from training.normalizer import Normalizer
+
+    info = validate_demo_file(tiny_demo_file)
+    episodes = [read_episode(tiny_demo_file, index, with_images=False) for index in range(info.num_episodes)]
+    normalizer = Normalizer.from_data(
+        np.concatenate([episode["qpos"] for episode in episodes]),
+        np.concatenate([episode["actions"] for episode in episodes]),
+    )
+    config = ACTConfig(
+        hidden_dim=32, n_heads=2, dim_feedforward=64, enc_layers=1, dec_layers=1, cvae_enc_layers=1,
+        latent_dim=8, chunk_size=5, image_size=info.image_size, camera_names=info.cameras,
+    )
+    torch.manual_seed(0)
+    model = build_model("standard", config)
+    path = tmp_path_factory.mktemp("checkpoints") / "tiny.pth"
+    save_checkpoint(
+        path,
+        {
+            "model_kind": "standard",
+            "model_config": config.to_dict(),
+            "model_state": model.state_dict(),
+            "normalizer": normalizer.state_dict(),
+            "env": {
+                "task": info.task,
+                "cameras": list(info.cameras),
+                "image_size": info.image_size,
+                "fast_render": bool(info.attrs.get("fast_render", True)),
+                "qpos_dim": info.qpos_dim,
+                "action_dim": info.action_dim,
+                "demo_seeds": list(info.episode_seeds),
+                "dataset": str(tiny_demo_file),
+            },
+            "train_config": {"note": "untrained tiny test checkpoint"},
+            "step": TINY_CHECKPOINT_STEP,
+            "code_version": "test",
+        },
+    )
+    return str(path)

@@ -1,0 +1,46 @@
+#!/usr/bin/env python
+"""Success rate against training steps for one or more runs (their step_<k>.pth snapshots).
+
+    python scripts/learning_curve.py runs/A runs/B --episodes 20 --output results/success_vs_steps.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import _bootstrap  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", help="run folders trained with --save_every")
+    parser.add_argument("--episodes", type=int, default=20, help="episodes per snapshot")
+    parser.add_argument("--temporal_agg", action="store_true")
+    parser.add_argument("--num_envs", type=int, default=5)
+    parser.add_argument("--output", default="results/success_vs_steps.png", help="plot; a JSON per run goes beside it")
+    parser.add_argument("--title", default="")
+    args = parser.parse_args(argv)
+    if args.episodes < 1 or args.num_envs < 1:
+        parser.error("--episodes and --num_envs must be positive")
+    from training.learning_curve import plot_curves, save_curve, success_curve
+
+    curves = []
+    for run in args.runs:
+        try:
+            curve = success_curve(run, args.episodes, args.temporal_agg, args.num_envs)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        mode = "ta" if args.temporal_agg else "chunk"
+        save_curve(Path(args.output).with_name(f"{Path(run).name}__curve_{mode}.json"), curve)
+        print(Path(run).name, [(p["step"], p["success_rate"]) for p in curve["points"]], flush=True)
+        curves.append(curve)
+    plot_curves(curves, args.output, args.title)
+    print(f"plot: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

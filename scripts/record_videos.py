@@ -1,0 +1,74 @@
+#!/usr/bin/env python
+"""Record annotated MP4 videos of a trained policy's rollouts or of recorded demonstrations.
+
+    python scripts/record_videos.py --checkpoint runs/<run>/checkpoints/best.pth --num_videos 3 --output_dir videos/
+    python scripts/record_videos.py --dataset data/shelf-place-v3.hdf5 --num_videos 3 --output_dir videos/
+
+Policy videos are held-out episodes (seeds from 1,000,000 up) rendered from the policy's first camera;
+demonstration videos replay the file's recorded frames of its first camera.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import _bootstrap  # noqa: F401
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="record policy rollouts of this checkpoint (file or run folder)")
+    source.add_argument("--dataset", help="replay the demonstrations of this HDF5 file")
+    parser.add_argument("--num_videos", type=positive_int, default=3, help="videos to write")
+    parser.add_argument("--output_dir", default="videos", help="folder for the MP4 files")
+    parser.add_argument("--temporal_agg", action="store_true", help="policy: temporal aggregation")
+    parser.add_argument("--max_steps", type=positive_int, default=500, help="policy: step limit per episode")
+    parser.add_argument("--seed", type=int, default=0, help="policy: episode i uses seed 1000000 + seed + i")
+    parser.add_argument("--size", type=positive_int, default=256, help="video side in pixels")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from envs.hdf5_demos import DemoFileError
+    from training.checkpoint import CheckpointError
+    from training.evaluation import EvalConfig, evaluate_checkpoint
+    from training.video import write_demo_videos
+
+    try:
+        if args.dataset:
+            paths = [str(path) for path in write_demo_videos(args.dataset, args.output_dir, args.num_videos, args.size)]
+            print(json.dumps({"videos": paths}, indent=2))
+            return 0
+        config = EvalConfig(
+            episodes=args.num_videos, seed=args.seed, max_steps=args.max_steps, temporal_agg=args.temporal_agg,
+            video_dir=args.output_dir, num_videos=args.num_videos, video_size=args.size, device=args.device,
+        )
+        results = evaluate_checkpoint(args.checkpoint, config)
+    except (CheckpointError, DemoFileError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    summary = [{key: record[key] for key in ("seed", "success", "steps", "video")} for record in results["per_episode"]]
+    print(json.dumps({"episodes": summary}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

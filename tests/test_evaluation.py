@@ -1,0 +1,238 @@
+"""Tests of evaluation (training/evaluation.py, training/video.py, training/metaworld_harness.py and
+scripts/evaluate_act_proper.py) on real environments with the tiny checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+
+from envs import EVAL_SEED_OFFSET, EnvConfig
+from envs.experts import expert_action, make_expert
+from envs.hdf5_demos import read_episode, validate_demo_file
+from training.checkpoint import load_checkpoint
+from training.evaluation import (
+    EvalConfig,
+    check_env_matches_policy,
+    evaluate,
+    resolve_eval_seeds,
+    wilson_interval,
+)
+from training.metaworld_harness import ACTHarnessAgent, make_harness_envs, score_with_metaworld_harness
+from training.policy import ACTPolicy
+from training.video import SUCCESS_COLOR, write_demo_videos
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class ExpertPolicy(ACTPolicy):
+    """Acts with MetaWorld's scripted expert on the full state: a policy that solves the task, so
+    success detection and step counting can be checked against the recorded demonstrations."""
+
+    def select_action(self, obs_batch, env_mask=None):
+        mask = np.ones(len(obs_batch), dtype=bool) if env_mask is None else np.asarray(env_mask)
+        actions = np.zeros((len(obs_batch), 4), dtype=np.float32)
+        for index in np.flatnonzero(mask):
+            actions[index] = expert_action(self.expert, obs_batch[index]["env_state"])
+        return actions
+
+    @property
+    def demo_seeds(self):
+        return []  # the expert was trained on nothing, so the demo seeds may be replayed
+
+
+@pytest.fixture
+def expert_policy(tiny_checkpoint):
+    policy = ExpertPolicy.from_checkpoint(tiny_checkpoint)
+    policy.expert = make_expert(policy.task)
+    return policy
+
+
+def is_success_frame(frame: np.ndarray) -> bool:
+    """The green success border is drawn around the frame."""
+    return bool(np.abs(frame[1, frame.shape[1] // 2].astype(int) - SUCCESS_COLOR).max() < 40)
+
+
+def read_video(path) -> list[np.ndarray]:
+    with imageio.get_reader(path) as reader:
+        return list(reader.iter_data())  # list(reader) fails: its length is reported as inf
+
+
+# -- statistics and configuration ------------------------------------------------------------
+def test_wilson_interval_known_values():
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.27753), abs=1e-4)
+    assert wilson_interval(5, 10) == pytest.approx((0.23659, 0.76341), abs=1e-4)
+    assert wilson_interval(10, 10) == pytest.approx((0.72247, 1.0), abs=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        wilson_interval(11, 10)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"episodes": 5, "seeds": [1, 2]}, "episodes=5 but 2 seeds"),
+        ({"seeds": [3, 3]}, "seeds repeat"),
+        ({"max_steps": 501}, "max_steps"),
+        ({"num_videos": 2}, "needs a video_dir"),
+        ({"episodes": 2, "num_videos": 3, "video_dir": "x"}, "exceeds the 2 episodes"),
+        ({"num_envs": 0}, "num_envs"),
+    ],
+)
+def test_eval_config_rejects_bad_values(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        EvalConfig(**kwargs)
+
+
+def test_default_seeds_avoid_demo_seeds_and_overlap_is_refused(tiny_checkpoint):
+    policy = ACTPolicy.from_checkpoint(tiny_checkpoint)
+    demo_seeds = policy.demo_seeds
+    assert demo_seeds == [0, 1, 2]
+    seeds = resolve_eval_seeds(EvalConfig(episodes=50, seed=3), demo_seeds)
+    assert seeds == [EVAL_SEED_OFFSET + 3 + i for i in range(50)]
+    assert not set(seeds) & set(demo_seeds)
+    assert EvalConfig(seeds=[5, 9]).episodes == 2
+    with pytest.raises(ValueError, match=r"seed\(s\) \[1\] are seeds of the policy's training demonstrations"):
+        evaluate(policy, EvalConfig(seeds=[EVAL_SEED_OFFSET, 1]), progress=False)
+    # A demo seed in the evaluation range is refused too, default seeds included.
+    with pytest.raises(ValueError, match=rf"\[{EVAL_SEED_OFFSET + 1}\]"):
+        resolve_eval_seeds(EvalConfig(episodes=3), [EVAL_SEED_OFFSET + 1])
+    # Without recorded demo seeds, only seeds outside the collection range are accepted.
+    with pytest.raises(ValueError, match="does not record its demonstration seeds"):
+        resolve_eval_seeds(EvalConfig(seeds=[5]), None)
+    assert resolve_eval_seeds(EvalConfig(seeds=[2 * EVAL_SEED_OFFSET]), None) == [2 * EVAL_SEED_OFFSET]
+
+
+def test_env_mismatch_is_refused_with_a_clear_message(tiny_checkpoint):
+    policy = ACTPolicy.from_checkpoint(tiny_checkpoint)
+    check_env_matches_policy(policy.env_config(), policy)
+    with pytest.raises(ValueError, match=r"cameras: checkpoint \('behindGripper',\), env \('corner',\)"):
+        check_env_matches_policy(EnvConfig(cameras=("corner",), image_size=64), policy)
+    with pytest.raises(ValueError, match="image_size: checkpoint 64, env 128"):
+        evaluate(policy, EvalConfig(episodes=1), progress=False, env_config=EnvConfig(image_size=128))
+    with pytest.raises(ValueError, match="task: checkpoint 'shelf-place-v3', env 'reach-v3'"):
+        check_env_matches_policy(EnvConfig(task="reach-v3", image_size=64), policy)
+
+
+# -- rollouts -----------------------------------------------------------------------------------
+def test_evaluate_stops_at_first_success_and_counts_steps(expert_policy, tiny_demo_file, tmp_path):
+    demos = [read_episode(tiny_demo_file, index, with_images=False) for index in range(2)]
+    config = EvalConfig(
+        seeds=[int(demo["seed"]) for demo in demos], max_steps=150, num_envs=2,
+        video_dir=str(tmp_path), num_videos=1, video_size=64,
+    )
+    results = evaluate(expert_policy, config, progress=False)
+    steps_to_success = [int(demo["first_success_step"]) + 1 for demo in demos]  # actions taken
+    assert [record["success"] for record in results["per_episode"]] == [True, True]
+    assert [record["steps"] for record in results["per_episode"]] == steps_to_success
+    assert results["mean_steps_to_success"] == pytest.approx(np.mean(steps_to_success))
+    assert results["success_rate"] == 1.0 and results["successes"] == 2
+    for record, demo in zip(results["per_episode"], demos, strict=True):
+        np.testing.assert_allclose(record["object_init_pos"], demo["object_init_pos"])
+        np.testing.assert_allclose(record["goal_pos"], demo["goal_pos"])
+        assert record["return"] > 0
+    frames = read_video(results["per_episode"][0]["video"])
+    assert len(frames) == steps_to_success[0] + 1  # the reset frame, then one per action
+    assert is_success_frame(frames[-1]) and not is_success_frame(frames[-2])
+    assert results["per_episode"][1]["video"] is None
+
+
+def test_evaluate_script_end_to_end(tiny_checkpoint, tmp_path):
+    output = tmp_path / "results.json"
+    video_dir = tmp_path / "videos"
+    command = [
+        sys.executable, os.path.join(ROOT, "scripts", "evaluate_act_proper.py"), "--checkpoint", tiny_checkpoint,
+        "--episodes", "3", "--max_steps", "20", "--num_envs", "2", "--video_dir", str(video_dir),
+        "--num_videos", "1", "--output", str(output), "--device", "cpu", "--quiet",
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "success rate" in done.stdout
+    results = json.loads(output.read_text())
+    for key in ("success_rate", "successes", "episodes", "wilson_ci_95", "mean_steps_to_success",
+                "median_steps_to_success", "episodes_per_minute", "wall_s", "settings", "checkpoint"):
+        assert key in results, key
+    assert results["episodes"] == 3 and 0.0 <= results["success_rate"] <= 1.0
+    low, high = results["wilson_ci_95"]
+    assert 0.0 <= low <= results["success_rate"] <= high <= 1.0
+    seeds = [EVAL_SEED_OFFSET + i for i in range(3)]
+    assert [record["seed"] for record in results["per_episode"]] == seeds
+    for record in results["per_episode"]:
+        assert set(record) >= {"seed", "object_init_pos", "goal_pos", "success", "steps", "return"}
+        assert len(record["object_init_pos"]) == len(record["goal_pos"]) == 3
+        assert 1 <= record["steps"] <= 20
+    assert results["settings"]["seeds"] == seeds and results["settings"]["num_envs"] == 2
+    assert results["settings"]["query_freq"] == 5 and results["settings"]["temporal_agg"] is False
+    identity = results["checkpoint"]
+    assert identity["sha256"] == ACTPolicy.from_checkpoint(tiny_checkpoint).identity()["sha256"]
+    assert (identity["task"], identity["cameras"], identity["image_size"]) == ("shelf-place-v3", ["behindGripper"], 64)
+    assert identity["step"] == load_checkpoint(tiny_checkpoint)["step"]
+    assert sorted(os.listdir(video_dir)) == [f"episode_{EVAL_SEED_OFFSET}.mp4"]
+    frames = read_video(video_dir / f"episode_{EVAL_SEED_OFFSET}.mp4")
+    assert len(frames) == results["per_episode"][0]["steps"] + 1
+    assert frames[0].shape == (256, 256, 3)
+
+
+def test_evaluate_script_reports_user_errors_in_one_line(tmp_path):
+    command = [sys.executable, os.path.join(ROOT, "scripts", "evaluate_act_proper.py"),
+               "--checkpoint", str(tmp_path / "missing.pth"), "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "no such checkpoint" in lines[0], done.stderr
+
+
+def test_demo_video_replays_recorded_frames(tiny_demo_file, tmp_path):
+    info = validate_demo_file(tiny_demo_file)
+    demo = read_episode(tiny_demo_file, 0, with_images=False)
+    (path,) = write_demo_videos(tiny_demo_file, tmp_path, num_videos=1, size=128)
+    assert path.name == f"demo_{info.episode_seeds[0]}.mp4"
+    frames = read_video(path)
+    assert len(frames) == info.episode_lengths[0] and frames[0].shape == (128, 128, 3)
+    first_success = int(demo["first_success_step"])
+    assert not is_success_frame(frames[first_success]) and is_success_frame(frames[first_success + 1])
+
+
+# -- MetaWorld's own evaluation loop -------------------------------------------------------------
+def test_metaworld_harness_scores_the_tiny_checkpoint(tiny_checkpoint):
+    scores = score_with_metaworld_harness(tiny_checkpoint, num_episodes=3, num_envs=2, max_steps=10)
+    assert scores["episodes"] == 3 and len(scores["returns"]) == 3
+    assert 0.0 <= scores["success_rate"] <= 1.0
+    assert scores["success_rate_per_task"].keys() == {"shelf-place-v3"}
+
+
+def test_metaworld_harness_agrees_with_evaluate(expert_policy):
+    from metaworld.evaluation import evaluation as metaworld_evaluation
+
+    envs = make_harness_envs(expert_policy, num_envs=1, seed=0, max_steps=150)
+    try:
+        agent = ACTHarnessAgent(expert_policy, envs)
+        success_rate, _, _, returns = metaworld_evaluation(agent, envs, num_episodes=2)
+        with pytest.raises(RuntimeError, match="does not belong to the state"):
+            agent.eval_action(np.zeros((1, 39)))
+    finally:
+        envs.close()
+    ours = evaluate(expert_policy, EvalConfig(seeds=[EVAL_SEED_OFFSET, EVAL_SEED_OFFSET + 1], max_steps=150),
+                    progress=False)
+    assert success_rate == ours["success_rate"]
+    np.testing.assert_allclose(returns["shelf-place-v3"], [r["return"] for r in ours["per_episode"]], rtol=1e-6)
+
+
+def test_harness_envs_play_held_out_seeds_in_order(tiny_checkpoint):
+    policy = ACTPolicy.from_checkpoint(tiny_checkpoint)
+    envs = make_harness_envs(policy, num_envs=2, seed=10, max_steps=3)
+    try:
+        observations, _ = envs.reset()
+        assert observations.shape == (2, 39)
+        assert envs.get_attr("episode_seed") == (EVAL_SEED_OFFSET + 10, EVAL_SEED_OFFSET + 11)
+        for _ in range(3):  # the third step truncates and autoresets both envs
+            envs.step(np.zeros((2, 4)))
+        assert envs.get_attr("episode_seed") == (EVAL_SEED_OFFSET + 12, EVAL_SEED_OFFSET + 13)
+    finally:
+        envs.close()

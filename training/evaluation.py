@@ -1,0 +1,378 @@
+"""Closed-loop evaluation of a trained ACT policy on held-out initial states.
+
+`evaluate(policy, config)` rolls out `num_envs` `envs.MetaWorldEnv` instances in this process and
+batches their model queries. Episode ``i`` starts from seed ``seeds[i]`` (default
+``EVAL_SEED_OFFSET + seed + i``, disjoint from every collection seed); whenever an environment's
+episode ends, that environment takes the next unused seed, so the scored set of episodes is fixed by
+the seed list and does not depend on `num_envs` or on which episodes finish first. Seeds of the
+policy's own training demonstrations are always refused.
+
+An episode is a success when MetaWorld reports success at any step; it stops at the first success
+(``steps`` is then the number of actions taken to reach it) or after `max_steps`.
+
+The environment is built from the checkpoint's metadata (`ACTPolicy.env_config`), so the task,
+cameras, image size and rendering cannot silently differ from training; a caller that passes its own
+`EnvConfig` is checked with `check_env_matches_policy`.
+
+Result dict (also what ``scripts/evaluate_act_proper.py`` writes as JSON):
+
+- ``success_rate``, ``successes``, ``episodes``, ``wilson_ci_95`` ([low, high]),
+  ``mean_steps_to_success`` / ``median_steps_to_success`` (over successful episodes; None if none),
+  ``episodes_per_minute`` and ``wall_s`` (everything, environment construction included),
+  ``setup_s`` (environment construction alone);
+- ``per_episode``: one dict per episode, in seed order: ``seed``, ``object_init_pos``, ``goal_pos``,
+  ``success``, ``steps``, ``return``, ``video`` (path or None);
+- ``settings``: the `EvalConfig` used (seeds resolved) plus the policy's execution settings;
+- ``checkpoint``: path, sha256, step, model_kind, code_version, task, cameras, image_size;
+- ``env``: the `EnvConfig` of the environments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm import tqdm
+
+from envs import COLLECTION_SEED_LIMIT, EVAL_SEED_OFFSET, EnvConfig, MetaWorldEnv
+from training.video import annotate, write_video
+
+if TYPE_CHECKING:
+    from training.policy import ACTPolicy
+
+DEFAULT_EPISODES = 50
+MIN_VIDEO_SIZE = 256
+
+
+@dataclass
+class EvalConfig:
+    episodes: int | None = None  # episodes to run; None = len(seeds) if seeds are given, else 50
+    seed: int = 0  # default seeds are EVAL_SEED_OFFSET + seed + i for episode i
+    seeds: list[int] | None = None  # explicit episode seeds (override seed); demo seeds are refused
+    max_steps: int = 500  # step limit per episode (MetaWorld's own limit is 500)
+    num_envs: int = 1  # environments rolled out together, their model queries batched
+    temporal_agg: bool = False  # temporal aggregation (query every step) instead of chunk execution
+    query_freq: int | None = None  # steps between model queries; None = 1 with temporal_agg, else chunk size
+    k: float = 0.01  # temporal aggregation weight exp(-k * i), i = 0 for the oldest prediction
+    video_dir: str | None = None  # folder for episode_<seed>.mp4 files
+    num_videos: int = 0  # record the first num_videos episodes (needs video_dir)
+    video_size: int | None = None  # video side in pixels; None = max(256, policy image size)
+    device: str | None = None  # device to move the policy to; None = leave it where it is
+
+    def __post_init__(self) -> None:
+        if self.seeds is not None:
+            self.seeds = [int(seed) for seed in self.seeds]
+            if not self.seeds:
+                raise ValueError("seeds is an empty list; give at least one seed or leave it None")
+            if self.episodes is not None and self.episodes != len(self.seeds):
+                raise ValueError(f"episodes={self.episodes} but {len(self.seeds)} seeds were given; drop one")
+            if len(set(self.seeds)) != len(self.seeds):
+                raise ValueError("seeds repeat; every episode needs its own seed")
+            if min(self.seeds) < 0:
+                raise ValueError(f"seeds must be >= 0, got {min(self.seeds)}")
+            self.episodes = len(self.seeds)
+        elif self.episodes is None:
+            self.episodes = DEFAULT_EPISODES
+        if self.episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {self.episodes}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if not 1 <= self.max_steps <= 500:
+            raise ValueError(f"max_steps must be in [1, 500] (MetaWorld's limit), got {self.max_steps}")
+        if self.num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
+        if self.query_freq is not None and self.query_freq < 1:
+            raise ValueError(f"query_freq must be >= 1 (at most the chunk size), got {self.query_freq}")
+        if not self.k >= 0:
+            raise ValueError(f"k must be >= 0, got {self.k}")
+        if self.num_videos < 0:
+            raise ValueError(f"num_videos must be >= 0, got {self.num_videos}")
+        if self.num_videos > 0 and not self.video_dir:
+            raise ValueError("num_videos > 0 needs a video_dir to write the videos to")
+        if self.num_videos > self.episodes:
+            raise ValueError(f"num_videos={self.num_videos} exceeds the {self.episodes} episodes")
+        if self.video_size is not None and self.video_size < 16:
+            raise ValueError(f"video_size must be at least 16 pixels, got {self.video_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (95 % for z = 1.96); (0, 1) when n = 0."""
+    if not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n, got {successes} of {n}")
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denominator = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denominator
+    half_width = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, center - half_width), min(1.0, center + half_width)
+
+
+def resolve_eval_seeds(config: EvalConfig, demo_seeds: list[int] | None) -> list[int]:
+    """The episode seeds of `config`; raises ValueError if one is a training demonstration's seed.
+
+    When the checkpoint does not record its demo seeds, explicit seeds below COLLECTION_SEED_LIMIT
+    (the collection range) are refused too, since they might be training episodes.
+    """
+    if config.seeds is not None:
+        seeds = list(config.seeds)
+    else:
+        seeds = [EVAL_SEED_OFFSET + config.seed + i for i in range(config.episodes)]
+    if demo_seeds is None:
+        risky = [seed for seed in seeds if seed < COLLECTION_SEED_LIMIT]
+        if risky:
+            raise ValueError(
+                f"the checkpoint does not record its demonstration seeds, so seeds below {COLLECTION_SEED_LIMIT} "
+                f"({risky[:5]}{'...' if len(risky) > 5 else ''}) might be training episodes; use seeds >= "
+                f"{EVAL_SEED_OFFSET}"
+            )
+        return seeds
+    overlap = sorted(set(seeds) & set(demo_seeds))
+    if overlap:
+        raise ValueError(
+            f"evaluation seed(s) {overlap[:10]}{'...' if len(overlap) > 10 else ''} are seeds of the policy's "
+            f"training demonstrations; evaluate on held-out seeds (the default seeds start at {EVAL_SEED_OFFSET})"
+        )
+    return seeds
+
+
+def check_env_matches_policy(env_config: EnvConfig, policy: ACTPolicy) -> None:
+    """Raises ValueError naming every difference between `env_config` and what the policy was trained on."""
+    expected = {
+        "task": policy.task,
+        "cameras": tuple(policy.cameras),
+        "image_size": policy.image_size,
+        "fast_render": policy.fast_render,
+    }
+    got = {
+        "task": env_config.task,
+        "cameras": tuple(env_config.cameras),
+        "image_size": env_config.image_size,
+        "fast_render": env_config.fast_render,
+    }
+    problems = [
+        f"{key}: checkpoint {expected[key]!r}, env {got[key]!r}" for key in expected if expected[key] != got[key]
+    ]
+    if problems:
+        raise ValueError(
+            "the environment differs from the one the checkpoint was trained on ("
+            + "; ".join(problems)
+            + "); build it with policy.env_config()"
+        )
+
+
+@dataclass
+class _Episode:
+    """The episode one environment is running."""
+
+    index: int
+    seed: int
+    obs: dict[str, Any]
+    object_init_pos: list[float]
+    goal_pos: list[float]
+    steps: int = 0
+    episode_return: float = 0.0
+    success: bool = False
+    frames: list[np.ndarray] | None = None
+
+    def record(self, video: str | None) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "object_init_pos": self.object_init_pos,
+            "goal_pos": self.goal_pos,
+            "success": self.success,
+            "steps": self.steps,
+            "return": self.episode_return,
+            "video": video,
+        }
+
+
+def evaluate(
+    policy: ACTPolicy, config: EvalConfig, progress: bool = True, env_config: EnvConfig | None = None
+) -> dict[str, Any]:
+    """Rolls `policy` out on `config.episodes` held-out episodes; returns the result dict (module docstring).
+
+    The policy is (re)configured with the config's execution settings (temporal_agg, query_freq, k)
+    so that the result file records what was actually run.
+    """
+    seeds = resolve_eval_seeds(config, policy.demo_seeds)
+    if config.device is not None:
+        policy.to(config.device)
+    policy.configure(temporal_agg=config.temporal_agg, query_freq=config.query_freq, k=config.k)
+    if env_config is None:
+        env_config = policy.env_config(max_steps=config.max_steps)
+    else:
+        check_env_matches_policy(env_config, policy)
+        env_config = dataclasses.replace(env_config, max_steps=config.max_steps)
+    video_size = config.video_size or max(MIN_VIDEO_SIZE, policy.image_size)
+    video_camera = policy.cameras[0]
+    num_envs = min(config.num_envs, len(seeds))
+
+    start_time = time.perf_counter()
+    environments = [MetaWorldEnv(env_config) for _ in range(num_envs)]
+    setup_s = time.perf_counter() - start_time
+    pending = iter(enumerate(seeds))
+    records: dict[int, dict[str, Any]] = {}
+    bar = tqdm(total=len(seeds), desc=f"eval {policy.task}", unit="episode", disable=not progress)
+
+    def start_episode(env: MetaWorldEnv) -> _Episode | None:
+        index, seed = next(pending, (None, None))
+        if index is None:
+            return None
+        obs = env.reset(seed)
+        positions = env.initial_positions()
+        episode = _Episode(
+            index=index,
+            seed=seed,
+            obs=obs,
+            object_init_pos=positions["object_pos"].tolist(),
+            goal_pos=positions["goal_pos"].tolist(),
+        )
+        if index < config.num_videos:
+            episode.frames = [annotate(env.render(video_camera, video_size), 0, False)]
+        return episode
+
+    def finish_episode(episode: _Episode) -> None:
+        video = None
+        if episode.frames is not None:
+            video = str(Path(config.video_dir) / f"episode_{episode.seed}.mp4")
+            write_video(video, np.stack(episode.frames))
+        records[episode.index] = episode.record(video)
+        bar.update(1)
+        successes = sum(record["success"] for record in records.values())
+        bar.set_postfix(success=f"{successes}/{len(records)}")
+
+    try:
+        policy.reset()
+        running = [start_episode(env) for env in environments]
+        last_obs = [episode.obs for episode in running]  # every env has an episode at first
+        while any(episode is not None for episode in running):
+            active = np.array([episode is not None for episode in running])
+            actions = policy.select_action(last_obs, env_mask=active)  # (E, A)
+            ended = np.zeros(num_envs, dtype=bool)
+            for env_index in np.flatnonzero(active):
+                env, episode = environments[env_index], running[env_index]
+                obs, reward, success, info = env.step(actions[env_index])
+                episode.steps += 1
+                episode.episode_return += reward
+                episode.success = episode.success or success
+                last_obs[env_index] = obs
+                if episode.frames is not None:
+                    episode.frames.append(annotate(env.render(video_camera, video_size), episode.steps, success))
+                if success or info["truncated"]:
+                    finish_episode(episode)
+                    ended[env_index] = True
+            if ended.any():
+                policy.reset(ended)
+                for env_index in np.flatnonzero(ended):
+                    running[env_index] = start_episode(environments[env_index])
+                    if running[env_index] is not None:
+                        last_obs[env_index] = running[env_index].obs
+    finally:
+        bar.close()
+        for env in environments:
+            env.close()
+    wall_s = time.perf_counter() - start_time
+
+    per_episode = [records[index] for index in range(len(seeds))]
+    successes = sum(record["success"] for record in per_episode)
+    success_steps = [record["steps"] for record in per_episode if record["success"]]
+    low, high = wilson_interval(successes, len(per_episode))
+    settings = dict(config.to_dict(), seeds=seeds, num_envs=num_envs, video_size=video_size)
+    settings.update(policy.settings())
+    return {
+        "success_rate": successes / len(per_episode),
+        "successes": successes,
+        "episodes": len(per_episode),
+        "wilson_ci_95": [low, high],
+        "mean_steps_to_success": statistics.fmean(success_steps) if success_steps else None,
+        "median_steps_to_success": statistics.median(success_steps) if success_steps else None,
+        "episodes_per_minute": 60.0 * len(per_episode) / wall_s,
+        "wall_s": wall_s,
+        "setup_s": setup_s,
+        "per_episode": per_episode,
+        "settings": settings,
+        "checkpoint": policy.identity(),
+        "env": env_config.to_dict(),
+    }
+
+
+def evaluate_checkpoint(checkpoint: str | os.PathLike, config: EvalConfig, progress: bool = True) -> dict[str, Any]:
+    """Loads the policy from `checkpoint` onto ``config.device`` (default cpu) and evaluates it."""
+    from training.policy import ACTPolicy
+
+    policy = ACTPolicy.from_checkpoint(
+        checkpoint, device=config.device or "cpu", temporal_agg=config.temporal_agg,
+        query_freq=config.query_freq, k=config.k,
+    )
+    return evaluate(policy, config, progress=progress)
+
+
+def save_results(path: str | os.PathLike, results: dict[str, Any]) -> Path:
+    """Writes `results` as indented JSON to a temporary file beside `path`, then renames it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    return path
+
+
+def _format_steps(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def format_summary(results: dict[str, Any]) -> str:
+    """A few aligned lines: what was evaluated and how well it did."""
+    checkpoint, settings = results["checkpoint"], results["settings"]
+    low, high = results["wilson_ci_95"]
+    mode = "temporal aggregation" if settings["temporal_agg"] else "chunk execution"
+    success = f"{results['success_rate']:.3f} ({results['successes']}/{results['episodes']})"
+    steps = _format_steps(results["mean_steps_to_success"]), _format_steps(results["median_steps_to_success"])
+    envs = f"{settings['num_envs']} env(s)"
+    rows = [
+        ("checkpoint", f"{checkpoint['path']} (step {checkpoint['step']}, {checkpoint['model_kind']} ACT)"),
+        ("task", f"{checkpoint['task']}, cameras {', '.join(checkpoint['cameras'])} at {checkpoint['image_size']} px"),
+        ("mode", f"{mode}, query every {settings['query_freq']} step(s), k={settings['k']}"),
+        ("success rate", f"{success}, 95% CI [{low:.3f}, {high:.3f}]"),
+        ("steps to success", f"mean {steps[0]}, median {steps[1]}"),
+        ("speed", f"{results['episodes_per_minute']:.1f} episodes/min ({results['wall_s']:.1f} s, {envs})"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def results_markdown_table(results: list[dict[str, Any]], names: list[str] | None = None) -> str:
+    """One markdown row per result dict: task, model, mode, success rate with its CI, steps, speed."""
+    header = "| run | task | model | mode | success | 95% CI | mean steps | episodes/min |"
+    lines = [header, "|" + " --- |" * (header.count("|") - 1)]
+    for position, result in enumerate(results):
+        checkpoint, settings = result["checkpoint"], result["settings"]
+        name = names[position] if names else checkpoint.get("path") or f"run {position}"
+        mode = f"TA (k={settings['k']})" if settings["temporal_agg"] else f"chunk (every {settings['query_freq']})"
+        low, high = result["wilson_ci_95"]
+        lines.append(
+            f"| {name} | {checkpoint['task']} | {checkpoint['model_kind']} | {mode} | "
+            f"{result['success_rate']:.2f} ({result['successes']}/{result['episodes']}) | [{low:.2f}, {high:.2f}] | "
+            f"{_format_steps(result['mean_steps_to_success'])} | {result['episodes_per_minute']:.1f} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,93 @@
+"""Success rate against training steps, from the weight snapshots a run keeps (``--save_every``).
+
+Snapshots are scored on seeds of their own range (``TRAINING_EVAL_SEED_OFFSET``), disjoint
+from the demonstrations and from the default held-out test seeds, so a curve used to pick a
+training length never sees the test episodes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from training.evaluation import EvalConfig, evaluate_checkpoint
+from training.training_eval import TRAINING_EVAL_SEED_OFFSET
+
+SNAPSHOT = re.compile(r"step_(\d+)\.pth$")
+
+
+def snapshots(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """(step, path) of every ``checkpoints/step_<k>.pth`` of a run, by step."""
+    found = []
+    for path in (Path(run_dir) / "checkpoints").glob("step_*.pth"):
+        match = SNAPSHOT.search(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def success_curve(
+    run_dir: str | os.PathLike, episodes: int, temporal_agg: bool, num_envs: int = 5, progress: bool = True
+) -> dict[str, Any]:
+    """Evaluates every snapshot of `run_dir` on the same `episodes` seeds."""
+    seeds = [TRAINING_EVAL_SEED_OFFSET + i for i in range(episodes)]
+    points = []
+    model_kind = None
+    for step, path in snapshots(run_dir):
+        results = evaluate_checkpoint(
+            path, EvalConfig(seeds=seeds, num_envs=num_envs, temporal_agg=temporal_agg), progress=progress
+        )
+        model_kind = results["checkpoint"].get("model_kind")
+        points.append({
+            "step": step,
+            "success_rate": results["success_rate"],
+            "successes": results["successes"],
+            "episodes": results["episodes"],
+            "wilson_ci_95": results["wilson_ci_95"],
+        })
+    if not points:
+        raise ValueError(f"{run_dir} holds no checkpoints/step_<k>.pth snapshots (train with --save_every)")
+    return {"run_dir": str(run_dir), "model_kind": model_kind, "temporal_agg": temporal_agg, "points": points}
+
+
+def plot_curves(curves: list[dict[str, Any]], path: str | os.PathLike, title: str = "") -> None:
+    """Success rate (with 95% Wilson band) against steps, one line per curve; written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for curve in curves:
+        steps = [p["step"] for p in curve["points"]]
+        rates = [p["success_rate"] for p in curve["points"]]
+        low = [p["wilson_ci_95"][0] for p in curve["points"]]
+        high = [p["wilson_ci_95"][1] for p in curve["points"]]
+        label = f"{curve['model_kind']} ({'temporal agg.' if curve['temporal_agg'] else 'chunks'})"
+        axis.plot(steps, rates, "o-", label=label)
+        axis.fill_between(steps, low, high, alpha=0.15)
+    axis.set_xlabel("training step")
+    axis.set_ylabel("success rate")
+    axis.set_ylim(-0.02, 1.02)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    if title:
+        axis.set_title(title)
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    figure.savefig(tmp, dpi=90)
+    plt.close(figure)
+    os.replace(tmp, path)
+
+
+def save_curve(path: str | os.PathLike, curve: dict[str, Any]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(curve, indent=2) + "\n")
+    os.replace(tmp, path)
