@@ -88,6 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save_every", type=non_negative_int, default=0, help="keep step_<k>.pth snapshots (0 = none)")
     parser.add_argument("--eval_every", type=non_negative_int, default=0, help="steps between rollouts (0 = never)")
     parser.add_argument("--eval_episodes", type=positive_int, default=10)
+    parser.add_argument("--eval_max_steps", type=positive_int, default=500, help="step limit of those rollouts")
+    parser.add_argument("--eval_chunked", action="store_true", help="rollouts without temporal aggregation")
     parser.add_argument("--select_best", choices=["val_loss", "success"], default="val_loss")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                 save_every=args.save_every,
                 eval_every=args.eval_every,
                 eval_episodes=args.eval_episodes,
+                eval_max_steps=args.eval_max_steps,
+                eval_temporal_agg=not args.eval_chunked,
                 select_best=args.select_best,
                 run_name=args.run_name,
                 epochs=args.epochs or 0.0,

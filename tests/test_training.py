@@ -212,3 +212,30 @@ def test_train_script_reports_user_errors_without_traceback(tiny_demo_file, tmp_
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 2 and "no such file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_evaluation_during_training_selects_best_by_success(tiny_demo_file, tmp_path):
+    from training.evaluation import EvalConfig, evaluate_checkpoint
+    from training.training_eval import TRAINING_EVAL_SEED_OFFSET, attach_rollout_eval
+
+    config = tiny_train_config(
+        tiny_demo_file, tmp_path, steps=2, val_every=2, eval_every=1, eval_episodes=2, eval_max_steps=8,
+        select_best="success",
+    )
+    trainer = Trainer.start(config, TINY_MODEL)
+    attach_rollout_eval(trainer)
+    run_dir = trainer.run(progress=False)
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if "eval/success_rate" in r]
+    assert [r["step"] for r in evals] == [1, 2]
+    assert all(0.0 <= r["eval/success_rate"] <= 1.0 and r["eval/episodes"] == 2 for r in evals)
+    assert (run_dir / "checkpoints" / "best.pth").exists()
+    # the checkpoint the trainer wrote is what the evaluator loads and rolls out (with a video)
+    results = evaluate_checkpoint(
+        run_dir / "checkpoints" / "best.pth",
+        EvalConfig(episodes=2, max_steps=6, num_envs=2, video_dir=str(tmp_path / "videos"), num_videos=1),
+        progress=False,
+    )
+    assert results["episodes"] == 2 and all(r["steps"] <= 6 for r in results["per_episode"])
+    assert min(results["settings"]["seeds"]) >= TRAINING_EVAL_SEED_OFFSET - 500_000
+    assert len(list((tmp_path / "videos").glob("*.mp4"))) == 1

@@ -75,6 +75,7 @@ class TrainConfig:
     eval_every: int = 0  # steps between policy rollouts in the environment (0 = never)
     eval_episodes: int = 10  # rollouts per evaluation during training
     eval_temporal_agg: bool = True  # use temporal aggregation in evaluation during training
+    eval_max_steps: int = 500  # step limit of those rollouts (MetaWorld's: 500)
     select_best: str = "val_loss"  # what best.pth maximises: "val_loss" (lowest) or "success" (highest)
     run_name: str = ""  # run folder name; empty = <task>__<model>__seed<k>__<time>
 
@@ -86,7 +87,7 @@ class TrainConfig:
             raise TrainSetupError(f"select_best must be one of {', '.join(SELECT_BEST)}, got {self.select_best!r}")
         if self.select_best == "success" and self.eval_every <= 0:
             raise TrainSetupError("select_best=success needs evaluation during training: set eval_every > 0")
-        for name in ("steps", "batch_size", "log_every", "val_every", "val_batches", "eval_episodes"):
+        for name in ("steps", "batch_size", "log_every", "val_every", "val_batches", "eval_episodes", "eval_max_steps"):
             if getattr(self, name) < 1:
                 raise TrainSetupError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.save_every < 0:
@@ -402,7 +403,8 @@ class Trainer:
                     bar.set_postfix(loss=f"{means['train/loss']:.3f}", l1=f"{means['train/l1']:.3f}",
                                     it_s=f"{means['perf/steps_per_s']:.2f}")
                     window, tick = [], time.perf_counter()
-                if self.step % config.val_every == 0 or self.step == config.steps:
+                evaluate_now = config.eval_every > 0 and self.step % config.eval_every == 0
+                if self.step % config.val_every == 0 or evaluate_now or self.step == config.steps:
                     self._validate_and_save(bar)
                     tick = time.perf_counter()
                 if config.save_every and self.step % config.save_every == 0:
@@ -416,7 +418,10 @@ class Trainer:
 
     def _validate_and_save(self, bar: tqdm) -> None:
         record = self.validate()
-        if self.eval_fn is not None and self.config.eval_every > 0 and self.step % self.config.eval_every == 0:
+        config = self.config
+        if self.eval_fn is not None and config.eval_every > 0 and (
+            self.step % config.eval_every == 0 or self.step == config.steps
+        ):
             record.update(self.eval_fn(self))
         if record:
             self.log(record)

@@ -22,7 +22,6 @@ def rollout_success(trainer: Trainer) -> dict[str, float]:
     from training.evaluation import EvalConfig, evaluate
     from training.policy import ACTPolicy
 
-    was_training = trainer.model.training
     policy = ACTPolicy.from_checkpoint(
         trainer.checkpoint_dict(with_optimizer=False),
         device=str(trainer.device),
@@ -30,13 +29,12 @@ def rollout_success(trainer: Trainer) -> dict[str, float]:
     )
     episodes = trainer.config.eval_episodes
     config = EvalConfig(
-        episodes=episodes,
         seeds=[TRAINING_EVAL_SEED_OFFSET + i for i in range(episodes)],
         num_envs=min(episodes, 5),
         temporal_agg=trainer.config.eval_temporal_agg,
+        max_steps=trainer.config.eval_max_steps,
     )
     results = evaluate(policy, config, progress=False)
-    trainer.model.train(was_training)
     return {"eval/success_rate": float(results["success_rate"]), "eval/episodes": float(results["episodes"])}
 
 
