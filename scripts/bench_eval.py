@@ -20,17 +20,11 @@ import tempfile
 import time
 
 import _bootstrap  # noqa: F401
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+from _cli import Parser, positive_int
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__doc__)
     parser.add_argument("--episodes", type=positive_int, default=8, help="episodes per measurement")
     parser.add_argument("--max_steps", type=positive_int, default=100, help="steps per episode")
     parser.add_argument("--num_envs", type=positive_int, nargs="+", default=[1, 4], help="batch sizes to compare")

@@ -11,31 +11,11 @@ import json
 import sys
 
 import _bootstrap  # noqa: F401
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def image_size(text: str) -> int:
-    value = int(text)
-    if value < 16:
-        raise argparse.ArgumentTypeError(f"image size must be at least 16 pixels, got {text}")
-    return value
+from _cli import Parser, image_size, non_negative_int, positive_int
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__doc__)
     parser.add_argument("--task", default="shelf-place-v3", help="MetaWorld v3 task name")
     parser.add_argument("--num_demos", type=positive_int, default=50, help="successful episodes to keep")
     parser.add_argument("--output", default=None, help="HDF5 file (default: data/<task>.hdf5)")

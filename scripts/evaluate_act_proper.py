@@ -13,37 +13,11 @@ import argparse
 import sys
 
 import _bootstrap  # noqa: F401
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage dump
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+from _cli import Parser, non_negative_float, non_negative_int, positive_int
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__doc__)
     parser.add_argument("--checkpoint", required=True, help="checkpoint file or run folder")
     parser.add_argument("--episodes", type=positive_int, default=50, help="held-out episodes to run")
     parser.add_argument("--temporal_agg", action="store_true", help="temporal aggregation (query every step)")

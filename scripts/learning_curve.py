@@ -6,25 +6,24 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
+from _cli import Parser, positive_int
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__doc__)
     parser.add_argument("runs", nargs="+", help="run folders trained with --save_every")
-    parser.add_argument("--episodes", type=int, default=20, help="episodes per snapshot")
+    parser.add_argument("--episodes", type=positive_int, default=20, help="episodes per snapshot")
     parser.add_argument("--temporal_agg", action="store_true")
-    parser.add_argument("--num_envs", type=int, default=5)
+    parser.add_argument("--num_envs", type=positive_int, default=5)
     parser.add_argument("--output", default="results/success_vs_steps.png", help="plot; a JSON per run goes beside it")
     parser.add_argument("--title", default="")
     args = parser.parse_args(argv)
-    if args.episodes < 1 or args.num_envs < 1:
-        parser.error("--episodes and --num_envs must be positive")
-    from training.learning_curve import plot_curves, save_curve, success_curve
+    from training.atomic import write_json
+    from training.learning_curve import plot_curves, success_curve
 
     curves = []
     for run in args.runs:
@@ -34,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
         mode = "ta" if args.temporal_agg else "chunk"
-        save_curve(Path(args.output).with_name(f"{Path(run).name}__curve_{mode}.json"), curve)
+        write_json(Path(args.output).with_name(f"{Path(run).name}__curve_{mode}.json"), curve)
         print(Path(run).name, [(p["step"], p["success_rate"]) for p in curve["points"]], flush=True)
         curves.append(curve)
     plot_curves(curves, args.output, args.title)

@@ -15,23 +15,11 @@ import json
 import sys
 
 import _bootstrap  # noqa: F401
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage dump
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+from _cli import Parser, positive_int
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__doc__)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="record policy rollouts of this checkpoint (file or run folder)")
     source.add_argument("--dataset", help="replay the demonstrations of this HDF5 file")

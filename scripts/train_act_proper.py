@@ -14,35 +14,7 @@ import json
 import sys
 
 import _bootstrap  # noqa: F401
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
+from _cli import Parser, non_negative_float, non_negative_int, positive_float, positive_int
 
 # Model flags map one-to-one onto ACTConfig fields; unset ones keep ACTConfig's defaults.
 MODEL_FLAGS = {
@@ -61,7 +33,7 @@ MODEL_FLAGS = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__doc__)
     parser.add_argument("--model", choices=["standard", "modified"], default=None, help="ACT variant (default standard)")
     parser.add_argument("--data", default="data/shelf-place-v3.hdf5", help="demonstration HDF5 file")
     parser.add_argument("--cameras", nargs="+", default=None, help="cameras to use (default: all in the file)")

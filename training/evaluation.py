@@ -30,11 +30,9 @@ Result dict (also what ``scripts/evaluate_act_proper.py`` writes as JSON):
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +42,7 @@ import numpy as np
 from tqdm import tqdm
 
 from envs import COLLECTION_SEED_LIMIT, EVAL_SEED_OFFSET, EnvConfig, MetaWorldEnv
+from training.atomic import write_json
 from training.video import annotate, write_video
 
 if TYPE_CHECKING:
@@ -322,19 +321,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, config: EvalConfig, progr
 
 def save_results(path: str | os.PathLike, results: dict[str, Any]) -> Path:
     """Writes `results` as indented JSON to a temporary file beside `path`, then renames it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as f:
-            json.dump(results, f, indent=2)
-            f.write("\n")
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
-    return path
+    return write_json(path, results)
 
 
 def _format_steps(value: float | None) -> str:

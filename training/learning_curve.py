@@ -7,12 +7,12 @@ training length never sees the test episodes.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 from typing import Any
 
+from training.atomic import atomic_path
 from training.evaluation import EvalConfig, evaluate_checkpoint
 from training.training_eval import TRAINING_EVAL_SEED_OFFSET
 
@@ -77,17 +77,6 @@ def plot_curves(curves: list[dict[str, Any]], path: str | os.PathLike, title: st
     if title:
         axis.set_title(title)
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(tmp, dpi=90)
+    with atomic_path(path, suffix=".tmp.png") as tmp:
+        figure.savefig(tmp, dpi=90)
     plt.close(figure)
-    os.replace(tmp, path)
-
-
-def save_curve(path: str | os.PathLike, curve: dict[str, Any]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(curve, indent=2) + "\n")
-    os.replace(tmp, path)

@@ -37,6 +37,7 @@ from tqdm import tqdm
 from envs.hdf5_demos import DemoFileInfo, validate_demo_file
 from models import MODEL_KINDS, ACTConfig, build_model
 from training import batch_keys
+from training.atomic import atomic_path, write_json, write_text
 from training.augment import random_shift
 from training.checkpoint import CheckpointError, code_version, load_checkpoint, save_checkpoint
 from training.dataset import EpisodeWindowDataset, StepBatchSampler, fit_normalizer, split_episodes
@@ -219,7 +220,7 @@ class Trainer:
             raise TrainSetupError(f"{run_dir} already holds a run; pass --resume {run_dir} or another --run_name")
         trainer = cls(config, model_config, run_dir, info, normalizer, train_episodes, val_episodes)
         run_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(run_dir / "config.json", trainer.describe())
+        write_json(run_dir / "config.json", trainer.describe())
         return trainer
 
     @classmethod
@@ -465,17 +466,9 @@ def plot_losses(history: list[dict[str, Any]], path: Path) -> None:
         axis.legend()
         axis.grid(alpha=0.3)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(tmp, dpi=80)
+    with atomic_path(path, suffix=".tmp.png") as tmp:
+        figure.savefig(tmp, dpi=80)
     plt.close(figure)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, content: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(content, indent=2))
-    os.replace(tmp, path)
 
 
 def _read_metrics(path: Path, up_to_step: int) -> list[dict[str, Any]]:
@@ -487,9 +480,7 @@ def _read_metrics(path: Path, up_to_step: int) -> list[dict[str, Any]]:
 
 def _rewrite_metrics(path: Path, records: list[dict[str, Any]]) -> None:
     """Drops lines logged after the checkpoint we resume from, so no step appears twice."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    os.replace(tmp, path)
+    write_text(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
 __all__ = ["SELECT_BEST", "TrainConfig", "TrainSetupError", "Trainer"]

@@ -8,12 +8,13 @@ sides, so an odd side is padded by one edge pixel (imageio would otherwise resca
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import imageio.v2 as imageio
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from training.atomic import atomic_path
 
 SUCCESS_COLOR = (40, 200, 60)
 BORDER_FRACTION = 1 / 40  # success border width relative to the frame side
@@ -71,24 +72,14 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int = 30) -> P
         raise ValueError(f"frames must be a non-empty (T, H, W, 3) uint8 array, got {frames.dtype} {frames.shape}")
     if fps < 1:
         raise ValueError(f"fps must be >= 1, got {fps}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # The temporary name keeps the .mp4 extension: imageio picks the container from it.
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.mp4")
-    os.close(handle)
-    try:
-        with imageio.get_writer(
-            tmp_name, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p",
-            macro_block_size=1, ffmpeg_log_level="error",
-        ) as writer:
-            for frame in _even(frames):
-                writer.append_data(frame)
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
-    return path
+    with atomic_path(path, suffix=".tmp.mp4") as tmp, imageio.get_writer(
+        tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p",
+        macro_block_size=1, ffmpeg_log_level="error",
+    ) as writer:
+        for frame in _even(frames):
+            writer.append_data(frame)
+    return Path(path)
 
 
 def write_demo_videos(
