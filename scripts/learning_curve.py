@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = Parser(__doc__)
     parser.add_argument("runs", nargs="+", help="run folders trained with --save_every")
     parser.add_argument("--episodes", type=positive_int, default=20, help="episodes per snapshot")
+    parser.add_argument("--every", type=positive_int, default=1, help="only snapshots whose step is a multiple of this")
     parser.add_argument("--temporal_agg", action="store_true")
     parser.add_argument("--num_envs", type=positive_int, default=5)
     parser.add_argument("--output", default="results/success_vs_steps.png", help="plot; a JSON per run goes beside it")
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     curves = []
     for run in args.runs:
         try:
-            curve = success_curve(run, args.episodes, args.temporal_agg, args.num_envs)
+            curve = success_curve(run, args.episodes, args.temporal_agg, args.num_envs, every=args.every)
         except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

@@ -30,13 +30,20 @@ def snapshots(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
 
 
 def success_curve(
-    run_dir: str | os.PathLike, episodes: int, temporal_agg: bool, num_envs: int = 5, progress: bool = True
+    run_dir: str | os.PathLike,
+    episodes: int,
+    temporal_agg: bool,
+    num_envs: int = 5,
+    progress: bool = True,
+    every: int = 1,
 ) -> dict[str, Any]:
-    """Evaluates every snapshot of `run_dir` on the same `episodes` seeds."""
+    """Evaluates the snapshots of `run_dir` whose step is a multiple of `every`, all on the same seeds."""
     seeds = [TRAINING_EVAL_SEED_OFFSET + i for i in range(episodes)]
     points = []
     model_kind = None
     for step, path in snapshots(run_dir):
+        if step % every:
+            continue
         results = evaluate_checkpoint(
             path, EvalConfig(seeds=seeds, num_envs=num_envs, temporal_agg=temporal_agg), progress=progress
         )
