@@ -117,7 +117,11 @@ def run_expert_episode(env: MetaWorldEnv, expert: Any, seed: int, steps_after_su
 _worker_state: dict[str, Any] = {}
 
 
-def _worker_init(env_config: EnvConfig, steps_after_success: int) -> None:
+def _worker_init(env_config: EnvConfig, steps_after_success: int, single_threaded_gl: bool = False) -> None:
+    if single_threaded_gl:
+        # Mesa's software rasteriser (llvmpipe) spreads one render over every core; with one
+        # worker process per core that oversubscribes the CPU, so each worker renders on one thread.
+        os.environ.setdefault("LP_NUM_THREADS", "1")
     _worker_state["env"] = MetaWorldEnv(env_config)
     _worker_state["expert"] = make_expert(env_config.task)
     _worker_state["steps_after_success"] = steps_after_success
@@ -142,7 +146,9 @@ def _episodes(config: CollectConfig, seeds: list[int]) -> Iterator[dict[str, Any
     # spawn, not fork: a forked child must not inherit this process's GL contexts.
     context = mp.get_context("spawn")
     with context.Pool(
-        config.workers, initializer=_worker_init, initargs=(config.env_config(), config.steps_after_success)
+        config.workers,
+        initializer=_worker_init,
+        initargs=(config.env_config(), config.steps_after_success, config.workers >= (os.cpu_count() or 1)),
     ) as pool:
         yield from pool.imap(_worker_episode, seeds, chunksize=1)
         pool.terminate()

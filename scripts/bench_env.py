@@ -4,7 +4,7 @@
 Measures steps/s of the MetaWorld wrapper driven by the scripted expert:
 physics only, physics + one camera at 64/128/224 px with MuJoCo's default
 rendering (shadows, reflections) and with our fast settings, and collection
-frames/s with 1 and 2 worker processes.
+frames/s of the real collector with 1 and 2 worker processes.
 
     python scripts/bench_env.py --task shelf-place-v3 --steps 300
 """
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import platform
+import tempfile
 import time
 
 import _bootstrap  # noqa: F401
@@ -44,15 +44,12 @@ def time_steps(task: str, camera: str | None, size: int, fast: bool, steps: int,
         return steps / (time.perf_counter() - start)
 
 
-def _worker(args: tuple) -> float:
-    return time_steps(*args)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="shelf-place-v3")
     parser.add_argument("--camera", default="behindGripper")
     parser.add_argument("--steps", type=int, default=300, help="steps per measurement")
+    parser.add_argument("--demos", type=int, default=10, help="demos per collection measurement")
     args = parser.parse_args()
     results: dict = {
         "task": args.task,
@@ -62,7 +59,7 @@ def main() -> None:
         "machine": platform.processor() or platform.machine(),
         "gl_backend": os.environ.get("MUJOCO_GL"),
     }
-    import envs  # noqa: F401  (selects the GL backend before workers spawn)
+    from envs.collection import CollectConfig, collect_demos
 
     results["gl_backend"] = os.environ.get("MUJOCO_GL")
     results["physics_only_steps_per_s"] = round(time_steps(args.task, None, 64, True, args.steps * 3), 1)
@@ -72,18 +69,18 @@ def main() -> None:
             key = f"{size}px_{'fast' if fast else 'default'}"
             render[key] = round(time_steps(args.task, args.camera, size, fast, args.steps), 1)
     results["physics_and_render_frames_per_s"] = render
-    context = mp.get_context("spawn")
+    # The real collector (expert, rendering, HDF5 writes, process start-up included).
     workers = {}
-    for count in (1, 2):
-        job = (args.task, args.camera, 128, True, args.steps)
-        with context.Pool(count) as pool:
-            pool.map(_worker, [(args.task, args.camera, 128, True, 20)] * count)  # start-up outside the timing
-            start = time.perf_counter()
-            pool.map(_worker, [job] * count)
-            elapsed = time.perf_counter() - start
-        workers[f"{count}_workers_frames_per_s"] = round(count * args.steps / elapsed, 1)
+    with tempfile.TemporaryDirectory() as folder:
+        for count in (1, 2):
+            summary = collect_demos(
+                CollectConfig(task=args.task, num_demos=args.demos, cameras=(args.camera,), image_size=128,
+                              workers=count, output=f"{folder}/bench_{count}.hdf5"),
+                progress=False,
+            )
+            workers[f"{count}_workers_frames_per_s"] = summary["frames_per_s"]
     workers["speedup_2_vs_1"] = round(workers["2_workers_frames_per_s"] / workers["1_workers_frames_per_s"], 2)
-    results["collection_128px_fast"] = workers
+    results[f"collection_128px_fast_{args.demos}_demos"] = workers
     print(json.dumps(results, indent=2))
 
 
