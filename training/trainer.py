@@ -395,6 +395,8 @@ class Trainer:
             for batch in loader:
                 window.append(self.train_step(batch))
                 bar.update(1)
+                if len(window) % 10 == 0 and not self.history:  # feedback before the first log line
+                    bar.set_postfix(loss=f"{window[-1]['train/loss']:.3f}", l1=f"{window[-1]['train/l1']:.3f}")
                 if self.step % config.log_every == 0 or self.step == config.steps:
                     elapsed = time.perf_counter() - tick
                     means = {key: float(np.mean([w[key] for w in window])) for key in window[0]}
