@@ -37,3 +37,18 @@ non_negative_int = _number(int, 0, False, "an integer >= 0")
 positive_float = _number(float, 0.0, True, "a positive number")
 non_negative_float = _number(float, 0.0, False, "a number >= 0")
 image_size = _number(int, 16, False, "an image size of at least 16 pixels")
+
+
+def stop_cleanly_on_signals() -> None:
+    """Make ``kill`` (SIGTERM) and Ctrl-C (SIGINT) raise KeyboardInterrupt, so the scripts' save-and-exit path runs.
+
+    A process started in the background by a non-interactive shell inherits SIGINT as ignored; this
+    restores it, and SIGTERM (what ``kill`` and job schedulers send) takes the same path.
+    """
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)

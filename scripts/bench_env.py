@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import tempfile
 import time
 
@@ -44,6 +45,12 @@ def time_steps(task: str, camera: str | None, size: int, fast: bool, steps: int,
         return steps / (time.perf_counter() - start)
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process (all its threads) and its finished child processes."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="shelf-place-v3")
@@ -70,16 +77,23 @@ def main() -> None:
             render[key] = round(time_steps(args.task, args.camera, size, fast, args.steps), 1)
     results["physics_and_render_frames_per_s"] = render
     # The real collector (expert, rendering, HDF5 writes, process start-up included).
+    # CPU time over wall time says how many cores a configuration keeps busy: Mesa's llvmpipe
+    # rasterises with several threads, so even one worker can use more than one core.
     workers = {}
     with tempfile.TemporaryDirectory() as folder:
         for count in (1, 2):
+            cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
             summary = collect_demos(
                 CollectConfig(task=args.task, num_demos=args.demos, cameras=(args.camera,), image_size=128,
                               workers=count, output=f"{folder}/bench_{count}.hdf5"),
                 progress=False,
             )
             workers[f"{count}_workers_frames_per_s"] = summary["frames_per_s"]
+            cores = (_cpu_seconds() - cpu_before) / (time.perf_counter() - wall_before)
+            workers[f"{count}_workers_cpu_cores_busy"] = round(cores, 2)
     workers["speedup_2_vs_1"] = round(workers["2_workers_frames_per_s"] / workers["1_workers_frames_per_s"], 2)
+    # The most a second worker can add when one worker already keeps this many cores busy.
+    workers["speedup_bound_from_cores"] = round(os.cpu_count() / workers["1_workers_cpu_cores_busy"], 2)
     results[f"collection_128px_fast_{args.demos}_demos"] = workers
     print(json.dumps(results, indent=2))
 

@@ -11,7 +11,7 @@ import json
 import sys
 
 import _bootstrap  # noqa: F401
-from _cli import Parser, image_size, non_negative_int, positive_int
+from _cli import Parser, image_size, non_negative_int, positive_int, stop_cleanly_on_signals
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -71,4 +71,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    stop_cleanly_on_signals()
     sys.exit(main())

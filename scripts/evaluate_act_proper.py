@@ -13,7 +13,7 @@ import argparse
 import sys
 
 import _bootstrap  # noqa: F401
-from _cli import Parser, non_negative_float, non_negative_int, positive_int
+from _cli import Parser, non_negative_float, non_negative_int, positive_int, stop_cleanly_on_signals
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -96,4 +96,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    stop_cleanly_on_signals()
     sys.exit(main())

@@ -14,7 +14,7 @@ import json
 import sys
 
 import _bootstrap  # noqa: F401
-from _cli import Parser, non_negative_float, non_negative_int, positive_float, positive_int
+from _cli import Parser, non_negative_float, non_negative_int, positive_float, positive_int, stop_cleanly_on_signals
 
 # Model flags map one-to-one onto ACTConfig fields; unset ones keep ACTConfig's defaults.
 MODEL_FLAGS = {
@@ -137,4 +137,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    stop_cleanly_on_signals()
     sys.exit(main())
