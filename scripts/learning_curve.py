@@ -2,6 +2,11 @@
 """Success rate against training steps for one or more runs (their step_<k>.pth snapshots).
 
     python scripts/learning_curve.py runs/A runs/B --episodes 20 --output results/success_vs_steps.png
+
+With --from_results it only plots JSON files already written (curve files of an earlier call and
+evaluate_act_proper.py results, each placed at its checkpoint's step), running nothing:
+
+    python scripts/learning_curve.py --from_results results/*.json --output results/success_vs_steps.png
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from _cli import Parser, positive_int
 
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(__doc__)
-    parser.add_argument("runs", nargs="+", help="run folders trained with --save_every")
+    parser.add_argument("runs", nargs="*", help="run folders trained with --save_every")
+    parser.add_argument("--from_results", nargs="+", default=[], metavar="JSON",
+                        help="plot these curve/evaluation JSON files instead of evaluating snapshots")
     parser.add_argument("--episodes", type=positive_int, default=20, help="episodes per snapshot")
     parser.add_argument("--every", type=positive_int, default=1, help="only snapshots whose step is a multiple of this")
     parser.add_argument("--temporal_agg", action="store_true")
@@ -24,8 +31,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", default="")
     args = parser.parse_args(argv)
     from training.atomic import write_json
-    from training.learning_curve import plot_curves, success_curve
+    from training.learning_curve import curves_from_results, plot_curves, success_curve
 
+    if bool(args.runs) == bool(args.from_results):
+        parser.error("give run folders to evaluate, or --from_results JSON files to plot (not both)")
+    if args.from_results:
+        try:
+            curves = curves_from_results(args.from_results)
+        except (OSError, ValueError, KeyError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        plot_curves(curves, args.output, args.title)
+        for curve in curves:
+            print(curve["model_kind"], "ta" if curve["temporal_agg"] else "chunk",
+                  [(p["step"], p["success_rate"], p["episodes"]) for p in curve["points"]])
+        print(f"plot: {args.output}")
+        return 0
     curves = []
     for run in args.runs:
         try:

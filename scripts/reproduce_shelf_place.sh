@@ -9,7 +9,7 @@
 #    EPISODES held-out episodes, with temporal aggregation and with chunk execution.
 # Writes results/<task>__<model>__{ta,chunk}.json and prints the table. Every stage is resumable:
 # rerunning the command skips a finished collection and continues an unfinished training run.
-# Environment overrides: STEPS (5000), EPISODES (100), NUM_ENVS (10), DEVICE (auto), SEED (0).
+# Environment overrides: STEPS (4000), EPISODES (100), NUM_ENVS (10), DEVICE (auto), SEED (0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=PASSIVE
@@ -20,7 +20,7 @@ if [[ "$MODEL" != "standard" && "$MODEL" != "modified" ]]; then
   echo "usage: $0 standard|modified [TASK]" >&2
   exit 2
 fi
-STEPS="${STEPS:-5000}"
+STEPS="${STEPS:-4000}"
 EPISODES="${EPISODES:-100}"
 NUM_ENVS="${NUM_ENVS:-10}"
 DEVICE="${DEVICE:-auto}"

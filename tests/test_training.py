@@ -239,3 +239,40 @@ def test_evaluation_during_training_selects_best_by_success(tiny_demo_file, tmp_
     assert results["episodes"] == 2 and all(r["steps"] <= 6 for r in results["per_episode"])
     assert min(results["settings"]["seeds"]) >= TRAINING_EVAL_SEED_OFFSET - 500_000
     assert len(list((tmp_path / "videos").glob("*.mp4"))) == 1
+
+
+def test_killed_training_saves_and_resumes_from_the_same_step(tiny_demo_file, tmp_path):
+    """`kill` (SIGTERM) takes the Ctrl-C path: last.pth at the current step, exit 130, a resume hint."""
+    import signal
+    import time
+
+    script = os.path.join(ROOT, "scripts", "train_act_proper.py")
+    tiny = ["--hidden_dim", "32", "--n_heads", "2", "--dim_feedforward", "64", "--enc_layers", "1",
+            "--dec_layers", "1", "--cvae_enc_layers", "1", "--latent_dim", "8", "--chunk_size", "5"]
+    run_dir = tmp_path / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    process = subprocess.Popen(
+        [sys.executable, script, "--data", tiny_demo_file, *tiny, "--steps", "100000", "--batch_size", "2",
+         "--log_every", "1", "--val_every", "100000", "--device", "cpu", "--quiet", "--output_dir", str(tmp_path),
+         "--run_name", "run"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    metrics = run_dir / "metrics.jsonl"
+    deadline = time.time() + 180
+    while time.time() < deadline and process.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and f"--resume {run_dir}" in stderr
+    stopped_at = load_checkpoint(run_dir / "checkpoints" / "last.pth")["step"]
+    assert stopped_at >= 3 and f"interrupted at step {stopped_at}" in stderr
+
+    resumed = subprocess.run(
+        [sys.executable, script, "--resume", str(run_dir), "--steps", str(stopped_at + 2), "--quiet"],
+        capture_output=True, text=True, env=env, timeout=180, check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pth")["step"] == stopped_at + 2

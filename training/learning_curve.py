@@ -36,6 +36,7 @@ def success_curve(
     num_envs: int = 5,
     progress: bool = True,
     every: int = 1,
+    max_steps: int = 500,
 ) -> dict[str, Any]:
     """Evaluates the snapshots of `run_dir` whose step is a multiple of `every`, all on the same seeds."""
     seeds = [TRAINING_EVAL_SEED_OFFSET + i for i in range(episodes)]
@@ -45,7 +46,7 @@ def success_curve(
         if step % every:
             continue
         results = evaluate_checkpoint(
-            path, EvalConfig(seeds=seeds, num_envs=num_envs, temporal_agg=temporal_agg), progress=progress
+            path, EvalConfig(seeds=seeds, num_envs=num_envs, temporal_agg=temporal_agg, max_steps=max_steps), progress=progress
         )
         model_kind = results["checkpoint"].get("model_kind")
         points.append({
@@ -58,6 +59,38 @@ def success_curve(
     if not points:
         raise ValueError(f"{run_dir} holds no checkpoints/step_<k>.pth snapshots (train with --save_every)")
     return {"run_dir": str(run_dir), "model_kind": model_kind, "temporal_agg": temporal_agg, "points": points}
+
+
+def curves_from_results(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
+    """Curves from JSON files already written: curve files (``*__curve_*.json``) are taken as they are;
+    evaluator results (``evaluate_act_proper.py --output``) become points at their checkpoint's step,
+    one curve per (run folder, model, temporal aggregation or not)."""
+    import json
+
+    curves: list[dict[str, Any]] = []
+    grouped: dict[tuple[str, str, bool], dict[str, Any]] = {}
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        if "points" in data:
+            curves.append(data)
+            continue
+        if "checkpoint" not in data or "success_rate" not in data:
+            raise ValueError(f"{path} is neither a curve file nor an evaluate_act_proper.py result")
+        checkpoint = data["checkpoint"]
+        run_dir = str(Path(checkpoint["path"]).parent.parent)
+        key = (run_dir, checkpoint.get("model_kind"), bool(data["settings"]["temporal_agg"]))
+        curve = grouped.setdefault(key, {"run_dir": key[0], "model_kind": key[1], "temporal_agg": key[2], "points": []})
+        curve["points"].append({
+            "step": checkpoint["step"],
+            "success_rate": data["success_rate"],
+            "successes": data["successes"],
+            "episodes": data["episodes"],
+            "wilson_ci_95": data["wilson_ci_95"],
+        })
+    for curve in grouped.values():
+        curve["points"].sort(key=lambda point: point["step"])
+        curves.append(curve)
+    return curves
 
 
 def plot_curves(curves: list[dict[str, Any]], path: str | os.PathLike, title: str = "") -> None:
@@ -73,7 +106,7 @@ def plot_curves(curves: list[dict[str, Any]], path: str | os.PathLike, title: st
         rates = [p["success_rate"] for p in curve["points"]]
         low = [p["wilson_ci_95"][0] for p in curve["points"]]
         high = [p["wilson_ci_95"][1] for p in curve["points"]]
-        label = f"{curve['model_kind']} ({'temporal agg.' if curve['temporal_agg'] else 'chunks'})"
+        label = curve.get("label") or f"{curve['model_kind']} ({'temporal agg.' if curve['temporal_agg'] else 'chunks'})"
         axis.plot(steps, rates, "o-", label=label)
         axis.fill_between(steps, low, high, alpha=0.15)
     axis.set_xlabel("training step")
