@@ -177,6 +177,13 @@ def test_evaluate_script_end_to_end(tiny_checkpoint, tmp_path):
     frames = read_video(video_dir / f"episode_{EVAL_SEED_OFFSET}.mp4")
     assert len(frames) == results["per_episode"][0]["steps"] + 1
     assert frames[0].shape == (256, 256, 3)
+    table = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "results_table.py"), str(output)],
+                           capture_output=True, text=True, timeout=120, check=True).stdout.splitlines()
+    assert len(table) == 3 and table[0].startswith("| run | task | model | cameras | train steps |")
+    row = [cell.strip() for cell in table[2].strip("|").split("|")]
+    assert row[:6] == ["results", "shelf-place-v3", "standard", "behindGripper @ 64 px", str(identity["step"]),
+                       "chunk (every 5)"]
+    assert row[6] == f"{results['success_rate']:.2f} ({results['successes']}/3)"
 
 
 def test_evaluate_script_reports_user_errors_in_one_line(tmp_path):

@@ -350,7 +350,8 @@ def format_summary(results: dict[str, Any]) -> str:
 
 def results_markdown_table(results: list[dict[str, Any]], names: list[str] | None = None) -> str:
     """One markdown row per result dict: task, model, mode, success rate with its CI, steps, speed."""
-    header = "| run | task | model | mode | success | 95% CI | mean steps | episodes/min |"
+    header = ("| run | task | model | cameras | train steps | mode | success | 95% CI | mean steps to success "
+              "| episodes/min |")
     lines = [header, "|" + " --- |" * (header.count("|") - 1)]
     for position, result in enumerate(results):
         checkpoint, settings = result["checkpoint"], result["settings"]
@@ -358,7 +359,8 @@ def results_markdown_table(results: list[dict[str, Any]], names: list[str] | Non
         mode = f"TA (k={settings['k']})" if settings["temporal_agg"] else f"chunk (every {settings['query_freq']})"
         low, high = result["wilson_ci_95"]
         lines.append(
-            f"| {name} | {checkpoint['task']} | {checkpoint['model_kind']} | {mode} | "
+            f"| {name} | {checkpoint['task']} | {checkpoint['model_kind']} | "
+            f"{' + '.join(checkpoint['cameras'])} @ {checkpoint['image_size']} px | {checkpoint['step']} | {mode} | "
             f"{result['success_rate']:.2f} ({result['successes']}/{result['episodes']}) | [{low:.2f}, {high:.2f}] | "
             f"{_format_steps(result['mean_steps_to_success'])} | {result['episodes_per_minute']:.1f} |"
         )
