@@ -101,12 +101,15 @@ def plot_curves(curves: list[dict[str, Any]], path: str | os.PathLike, title: st
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6, 4))
+    several_runs = len({curve.get("run_dir") for curve in curves}) > 1
     for curve in curves:
         steps = [p["step"] for p in curve["points"]]
         rates = [p["success_rate"] for p in curve["points"]]
         low = [p["wilson_ci_95"][0] for p in curve["points"]]
         high = [p["wilson_ci_95"][1] for p in curve["points"]]
         label = curve.get("label") or f"{curve['model_kind']} ({'temporal agg.' if curve['temporal_agg'] else 'chunks'})"
+        if several_runs and not curve.get("label"):
+            label += f", {Path(curve['run_dir']).name}"
         axis.plot(steps, rates, "o-", label=label)
         axis.fill_between(steps, low, high, alpha=0.15)
     axis.set_xlabel("training step")
