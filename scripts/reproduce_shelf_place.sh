@@ -6,10 +6,10 @@
 # 2. ACT width 256 / feed-forward 1024 / chunk 50, random shift ±6 px, STEPS optimiser steps at
 #    batch 8, a weight snapshot every 1000 steps (for scripts/learning_curve.py);
 # 3. evaluation of the final weights (last.pth, not a checkpoint picked by validation loss) on
-#    EPISODES held-out episodes, with temporal aggregation and with chunk execution.
+#    EPISODES held-out episodes, with chunk execution, then with temporal aggregation (slow on a CPU).
 # Writes results/<task>__<model>__{ta,chunk}.json and prints the table. Every stage is resumable:
 # rerunning the command skips a finished collection and continues an unfinished training run.
-# Environment overrides: STEPS (4000), EPISODES (100), NUM_ENVS (10), DEVICE (auto), SEED (0).
+# Environment overrides: STEPS (4000), EPISODES (100), NUM_ENVS (5), DEVICE (auto), SEED (0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=PASSIVE
@@ -22,7 +22,7 @@ if [[ "$MODEL" != "standard" && "$MODEL" != "modified" ]]; then
 fi
 STEPS="${STEPS:-4000}"
 EPISODES="${EPISODES:-100}"
-NUM_ENVS="${NUM_ENVS:-10}"
+NUM_ENVS="${NUM_ENVS:-5}"
 DEVICE="${DEVICE:-auto}"
 SEED="${SEED:-0}"
 DATA="data/${TASK}__behindGripper-topview-128.hdf5"
@@ -51,7 +51,7 @@ fi
 
 echo "== 3/3 evaluation on $EPISODES held-out episodes"
 mkdir -p results
-for MODE in ta chunk; do
+for MODE in chunk ta; do
   FLAGS=()
   [[ "$MODE" == ta ]] && FLAGS=(--temporal_agg)
   python scripts/evaluate_act_proper.py --checkpoint "$RUN/checkpoints/last.pth" --episodes "$EPISODES" \

@@ -276,3 +276,16 @@ def test_killed_training_saves_and_resumes_from_the_same_step(tiny_demo_file, tm
     )
     assert resumed.returncode == 0, resumed.stderr
     assert load_checkpoint(run_dir / "checkpoints" / "last.pth")["step"] == stopped_at + 2
+
+
+def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
+    from training.atomic import write_json
+
+    mask = os.umask(0o022)
+    try:
+        path = write_json(tmp_path / "result.json", {"a": 1})
+    finally:
+        os.umask(mask)
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temporary file left behind
