@@ -46,19 +46,20 @@ def success_curve(
         if step % every:
             continue
         results = evaluate_checkpoint(
-            path, EvalConfig(seeds=seeds, num_envs=num_envs, temporal_agg=temporal_agg, max_steps=max_steps), progress=progress
+            path, EvalConfig(seeds=seeds, num_envs=num_envs, temporal_agg=temporal_agg, max_steps=max_steps),
+            progress=progress,
         )
         model_kind = results["checkpoint"].get("model_kind")
-        points.append({
-            "step": step,
-            "success_rate": results["success_rate"],
-            "successes": results["successes"],
-            "episodes": results["episodes"],
-            "wilson_ci_95": results["wilson_ci_95"],
-        })
+        points.append(_curve_point(step, results))
     if not points:
         raise ValueError(f"{run_dir} holds no checkpoints/step_<k>.pth snapshots (train with --save_every)")
     return {"run_dir": str(run_dir), "model_kind": model_kind, "temporal_agg": temporal_agg, "points": points}
+
+
+def _curve_point(step: int, results: dict[str, Any]) -> dict[str, Any]:
+    """The part of an evaluation result a curve keeps, at training step `step`."""
+    keys = ("success_rate", "successes", "episodes", "wilson_ci_95")
+    return {"step": step, **{key: results[key] for key in keys}}
 
 
 def curves_from_results(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
@@ -80,13 +81,7 @@ def curves_from_results(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
         run_dir = str(Path(checkpoint["path"]).parent.parent)
         key = (run_dir, checkpoint.get("model_kind"), bool(data["settings"]["temporal_agg"]))
         curve = grouped.setdefault(key, {"run_dir": key[0], "model_kind": key[1], "temporal_agg": key[2], "points": []})
-        curve["points"].append({
-            "step": checkpoint["step"],
-            "success_rate": data["success_rate"],
-            "successes": data["successes"],
-            "episodes": data["episodes"],
-            "wilson_ci_95": data["wilson_ci_95"],
-        })
+        curve["points"].append(_curve_point(checkpoint["step"], data))
     for curve in grouped.values():
         curve["points"].sort(key=lambda point: point["step"])
         curves.append(curve)
@@ -107,8 +102,8 @@ def plot_curves(curves: list[dict[str, Any]], path: str | os.PathLike, title: st
         rates = [p["success_rate"] for p in curve["points"]]
         low = [p["wilson_ci_95"][0] for p in curve["points"]]
         high = [p["wilson_ci_95"][1] for p in curve["points"]]
-        label = curve.get("label") or f"{curve['model_kind']} ({'temporal agg.' if curve['temporal_agg'] else 'chunks'})"
-        if several_runs and not curve.get("label"):
+        label = f"{curve['model_kind']} ({'temporal agg.' if curve['temporal_agg'] else 'chunks'})"
+        if several_runs:
             label += f", {Path(curve['run_dir']).name}"
         axis.plot(steps, rates, "o-", label=label)
         axis.fill_between(steps, low, high, alpha=0.15)
