@@ -9,7 +9,12 @@
 #    EPISODES held-out episodes, with chunk execution, then with temporal aggregation (slow on a CPU).
 # Writes results/<task>__<model>__{ta,chunk}.json and prints the table. Every stage is resumable:
 # rerunning the command skips a finished collection and continues an unfinished training run.
-# Environment overrides: STEPS (4000), EPISODES (100), NUM_ENVS (5), DEVICE (auto), SEED (0).
+# Environment overrides: STEPS (4000), EPISODES (100), TA_EPISODES (= EPISODES), NUM_ENVS (5),
+# DEVICE (auto), SEED (0); for ablations CAMERAS ("behindGripper topview"), IMAGE_SIZE (128),
+# SHIFT (6), STATE_INPUT (qpos; env_state = privileged upper bound). A run that changes any of the
+# last four gets its own data file, run folder and result names (e.g. "__behindGripper-96-shift4").
+# OUT_DIR (.) is where data/, runs/ and results/ go; NUM_DEMOS (50) and MAX_STEPS (500) exist for
+# the smoke test in tests/test_recipe.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=PASSIVE
@@ -22,19 +27,35 @@ if [[ "$MODEL" != "standard" && "$MODEL" != "modified" ]]; then
 fi
 STEPS="${STEPS:-4000}"
 EPISODES="${EPISODES:-100}"
+TA_EPISODES="${TA_EPISODES:-$EPISODES}"
+CAMERAS="${CAMERAS:-behindGripper topview}"
+IMAGE_SIZE="${IMAGE_SIZE:-128}"
+SHIFT="${SHIFT:-6}"
+STATE_INPUT="${STATE_INPUT:-qpos}"
 NUM_ENVS="${NUM_ENVS:-5}"
 DEVICE="${DEVICE:-auto}"
 SEED="${SEED:-0}"
-DATA="data/${TASK}__behindGripper-topview-128.hdf5"
-RUN="runs/${TASK}__${MODEL}__recipe__seed${SEED}"
+P="${OUT_DIR:+${OUT_DIR%/}/}"  # path prefix of data/, runs/, results/
+NUM_DEMOS="${NUM_DEMOS:-50}"
+MAX_STEPS="${MAX_STEPS:-500}"
+read -r -a CAMERA_LIST <<< "$CAMERAS"
+CAMERA_TAG="$(IFS=-; echo "${CAMERA_LIST[*]}")-${IMAGE_SIZE}"
+DATA="${P}data/${TASK}__${CAMERA_TAG}.hdf5"
+TAG=""  # empty for the recipe itself
+if [[ "$CAMERA_TAG" != "behindGripper-topview-128" || "$SHIFT" != 6 || "$STATE_INPUT" != qpos ]]; then
+  TAG="__${CAMERA_TAG}-shift${SHIFT}"
+  if [[ "$STATE_INPUT" != qpos ]]; then TAG="${TAG}-${STATE_INPUT}"; fi
+fi
+RUN="${P}runs/${TASK}__${MODEL}__recipe${TAG}__seed${SEED}"
+RESULT="${P}results/${TASK}__${MODEL}${TAG}"
 START=$(date +%s)
 
 echo "== 1/3 demonstrations: $DATA"
 if [[ ! -f "$DATA" ]]; then
   RESUME=()
   [[ -f "$DATA.partial" ]] && RESUME=(--resume)
-  python scripts/collect_act_demos.py --task "$TASK" --num_demos 50 --cameras behindGripper topview \
-    --image_size 128 --workers 2 --output "$DATA" "${RESUME[@]}"
+  python scripts/collect_act_demos.py --task "$TASK" --num_demos "$NUM_DEMOS" --cameras "${CAMERA_LIST[@]}" \
+    --image_size "$IMAGE_SIZE" --workers 2 --output "$DATA" "${RESUME[@]}"
 else
   echo "exists, skipping collection"
 fi
@@ -43,20 +64,27 @@ echo "== 2/3 training: $RUN"
 if [[ -f "$RUN/checkpoints/last.pth" ]]; then
   python scripts/train_act_proper.py --resume "$RUN" --model "$MODEL" --steps "$STEPS"
 else
-  python scripts/train_act_proper.py --model "$MODEL" --data "$DATA" --cameras behindGripper topview \
+  python scripts/train_act_proper.py --model "$MODEL" --data "$DATA" --cameras "${CAMERA_LIST[@]}" \
     --steps "$STEPS" --batch_size 8 --lr 1e-4 --lr_backbone 1e-4 --chunk_size 50 --hidden_dim 256 \
-    --dim_feedforward 1024 --augment_shift 6 --val_every 500 --save_every 1000 --seed "$SEED" \
-    --device "$DEVICE" --output_dir runs --run_name "$(basename "$RUN")"
+    --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" --val_every 500 --save_every 1000 \
+    --seed "$SEED" \
+    --device "$DEVICE" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
 fi
 
-echo "== 3/3 evaluation on $EPISODES held-out episodes"
-mkdir -p results
+echo "== 3/3 evaluation on held-out episodes: $EPISODES chunk execution, $TA_EPISODES temporal aggregation"
+mkdir -p "${P}results"
 for MODE in chunk ta; do
   FLAGS=()
-  [[ "$MODE" == ta ]] && FLAGS=(--temporal_agg)
-  python scripts/evaluate_act_proper.py --checkpoint "$RUN/checkpoints/last.pth" --episodes "$EPISODES" \
-    --num_envs "$NUM_ENVS" --device "$DEVICE" "${FLAGS[@]}" --video_dir "runs/$(basename "$RUN")/videos_$MODE" \
-    --num_videos 3 --output "results/${TASK}__${MODEL}__${MODE}.json"
+  N="$EPISODES"
+  [[ "$MODE" == ta ]] && FLAGS=(--temporal_agg) && N="$TA_EPISODES"
+  [[ "$N" == 0 ]] && continue
+  python scripts/evaluate_act_proper.py --checkpoint "$RUN/checkpoints/last.pth" --episodes "$N" \
+    --num_envs "$NUM_ENVS" --max_steps "$MAX_STEPS" --device "$DEVICE" "${FLAGS[@]}" --video_dir "$RUN/videos_$MODE" \
+    --num_videos "$(( N < 3 ? N : 3 ))" --output "${RESULT}__${MODE}.json"
 done
-python scripts/results_table.py "results/${TASK}__${MODEL}__ta.json" "results/${TASK}__${MODEL}__chunk.json"
+TABLE=()
+for MODE in chunk ta; do
+  if [[ -f "${RESULT}__${MODE}.json" ]]; then TABLE+=("${RESULT}__${MODE}.json"); fi
+done
+python scripts/results_table.py "${TABLE[@]}"
 echo "total wall time: $(( ($(date +%s) - START) / 60 )) min"

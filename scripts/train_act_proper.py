@@ -37,6 +37,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", choices=["standard", "modified"], default=None, help="ACT variant (default standard)")
     parser.add_argument("--data", default="data/shelf-place-v3.hdf5", help="demonstration HDF5 file")
     parser.add_argument("--cameras", nargs="+", default=None, help="cameras to use (default: all in the file)")
+    parser.add_argument(
+        "--state_input", choices=["qpos", "env_state"], default="qpos",
+        help="state vector the model sees: qpos (hand xyz + gripper, default) or env_state (MetaWorld's 39 floats "
+        "with object and goal positions: a privileged upper bound, not a vision policy)",
+    )
     parser.add_argument("--steps", type=positive_int, default=None, help="optimiser steps (default 20000)")
     parser.add_argument("--epochs", type=positive_float, default=None, help="alternative to --steps: passes over the training frames")
     parser.add_argument("--batch_size", type=positive_int, default=8)
@@ -88,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                 data=args.data,
                 model=args.model or "standard",
                 cameras=tuple(args.cameras or ()),
+                state_input=args.state_input,
                 steps=args.steps or 20000,
                 batch_size=args.batch_size,
                 lr=args.lr,
@@ -121,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         f"run folder: {trainer.run_dir}\n"
         f"model: {trainer.config.model} ACT, {sum(p.numel() for p in trainer.model.parameters()) / 1e6:.1f}M parameters, "
         f"cameras {', '.join(trainer.model_config.camera_names)} at {trainer.model_config.image_size}px, "
-        f"chunk {trainer.model_config.chunk_size}; {len(trainer.train_episodes)} train / "
+        f"chunk {trainer.model_config.chunk_size}"
+        + (", state input env_state (privileged: object and goal positions)"
+           if trainer.config.state_input == "env_state" else "")
+        + f"; {len(trainer.train_episodes)} train / "
         f"{len(trainer.val_episodes)} val episodes; device {trainer.device}, {torch.get_num_threads()} threads; "
         f"step {trainer.step} of {trainer.config.steps}",
         flush=True,

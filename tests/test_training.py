@@ -289,3 +289,47 @@ def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
     assert json.loads(path.read_text()) == {"a": 1}
     assert path.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temporary file left behind
+
+
+def test_privileged_state_input_trains_and_drives_the_policy_from_env_state(tiny_demo_file, tmp_path):
+    """--state_input env_state (the upper-bound run): the model sees MetaWorld's 39 floats in training
+    and at rollout, and result files say so."""
+    from envs.metaworld_wrapper import MetaWorldEnv
+    from training.evaluation import EvalConfig, evaluate, format_summary, results_markdown_table
+    from training.policy import ACTPolicy
+
+    trainer = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path, state_input="env_state"), TINY_MODEL)
+    run_dir = trainer.run(progress=False)
+    checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.pth")
+    assert checkpoint["model_config"]["state_dim"] == 39
+    assert checkpoint["env"]["state_input"] == "env_state" and checkpoint["env"]["qpos_dim"] == 39
+    assert tuple(checkpoint["normalizer"]["qpos_mean"].shape) == (39,)
+    # the windows carry the normalised env_state of their first step
+    episode = read_episode(tiny_demo_file, trainer.train_episodes[0], with_images=False)
+    normalizer = Normalizer.from_state_dict(checkpoint["normalizer"])
+    window = trainer._train_set[3]
+    expected = normalizer.normalize_qpos(torch.as_tensor(episode["env_state"][3], dtype=torch.float32))
+    assert torch.allclose(window[batch_keys.QPOS], expected, atol=1e-5)
+
+    policy = ACTPolicy.from_checkpoint(run_dir / "checkpoints" / "last.pth")
+    env = MetaWorldEnv(policy.env_config(max_steps=5))
+    try:
+        obs = env.reset(1_000_000)
+    finally:
+        env.close()
+    moved_object = dict(obs, env_state=obs["env_state"].copy())
+    moved_object["env_state"][4:7] += 0.3  # object position: only env_state carries it
+    moved_hand_only_in_qpos = dict(obs, qpos=obs["qpos"] + 0.3)
+    chunk = policy.predict_chunks(*policy._batch_observations([obs]))
+    assert not np.allclose(chunk, policy.predict_chunks(*policy._batch_observations([moved_object])))
+    assert np.allclose(chunk, policy.predict_chunks(*policy._batch_observations([moved_hand_only_in_qpos])))
+
+    results = evaluate(policy, EvalConfig(episodes=1, max_steps=3, num_envs=1), progress=False)
+    assert results["checkpoint"]["state_input"] == "env_state"
+    assert "env_state (privileged)" in format_summary(results)
+    assert "env_state (privileged)" in results_markdown_table([results])
+
+
+def test_unknown_state_input_is_refused(tiny_demo_file, tmp_path):
+    with pytest.raises(TrainSetupError, match="state_input must be one of qpos, env_state"):
+        tiny_train_config(tiny_demo_file, tmp_path, state_input="object_pos")

@@ -38,17 +38,24 @@ def split_episodes(num_episodes: int, val_fraction: float, seed: int) -> tuple[l
     return sorted(order[num_val:]), sorted(order[:num_val])
 
 
-def load_low_dim(path: str, episodes: Sequence[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Joint states (T, Q) and actions (T, A) of the given episodes."""
+STATE_INPUTS = ("qpos", "env_state")  # what the model's state vector is: hand state, or MetaWorld's full state
+
+
+def load_low_dim(
+    path: str, episodes: Sequence[int], state_input: str = "qpos"
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """State vectors (T, Q) (``obs/<state_input>``) and actions (T, A) of the given episodes."""
+    if state_input not in STATE_INPUTS:
+        raise ValueError(f"state_input must be one of {', '.join(STATE_INPUTS)}, got {state_input!r}")
     with h5py.File(path, "r") as f:
-        qpos = [f[episode_name(e)]["obs/qpos"][()] for e in episodes]
+        qpos = [f[episode_name(e)][f"obs/{state_input}"][()].astype(np.float32) for e in episodes]
         actions = [f[episode_name(e)]["actions"][()] for e in episodes]
     return qpos, actions
 
 
-def fit_normalizer(path: str, train_episodes: Sequence[int]) -> Normalizer:
+def fit_normalizer(path: str, train_episodes: Sequence[int], state_input: str = "qpos") -> Normalizer:
     """Normalisation statistics of the training episodes only."""
-    qpos, actions = load_low_dim(path, train_episodes)
+    qpos, actions = load_low_dim(path, train_episodes, state_input)
     return Normalizer.from_data(np.concatenate(qpos), np.concatenate(actions))
 
 
@@ -62,6 +69,7 @@ class EpisodeWindowDataset(Dataset):
         chunk_size: int,
         cameras: Sequence[str],
         normalizer: Normalizer,
+        state_input: str = "qpos",
     ) -> None:
         info = validate_demo_file(path)
         missing = [c for c in cameras if c not in info.cameras]
@@ -73,7 +81,7 @@ class EpisodeWindowDataset(Dataset):
         self.episodes = list(episodes)
         self.cameras = tuple(cameras)
         self.chunk_size = chunk_size
-        qpos, actions = load_low_dim(path, self.episodes)
+        qpos, actions = load_low_dim(path, self.episodes, state_input)
         with torch.no_grad():
             self._qpos = [normalizer.normalize_qpos(torch.as_tensor(q)).float() for q in qpos]  # (T, Q) each
             self._actions = [normalizer.normalize_actions(torch.as_tensor(a)).float() for a in actions]  # (T, A)

@@ -23,7 +23,7 @@ Result dict (also what ``scripts/evaluate_act_proper.py`` writes as JSON):
 - ``per_episode``: one dict per episode, in seed order: ``seed``, ``object_init_pos``, ``goal_pos``,
   ``success``, ``steps``, ``return``, ``video`` (path or None);
 - ``settings``: the `EvalConfig` used (seeds resolved) plus the policy's execution settings;
-- ``checkpoint``: path, sha256, step, model_kind, code_version, task, cameras, image_size;
+- ``checkpoint``: path, sha256, step, model_kind, code_version, task, cameras, image_size, state_input;
 - ``env``: the `EnvConfig` of the environments.
 """
 
@@ -328,6 +328,11 @@ def _format_steps(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def _privileged_note(checkpoint: dict[str, Any]) -> str:
+    """Marks results of policies that saw MetaWorld's full state (object and goal positions)."""
+    return " + env_state (privileged)" if checkpoint.get("state_input", "qpos") == "env_state" else ""
+
+
 def format_summary(results: dict[str, Any]) -> str:
     """A few aligned lines: what was evaluated and how well it did."""
     checkpoint, settings = results["checkpoint"], results["settings"]
@@ -338,7 +343,8 @@ def format_summary(results: dict[str, Any]) -> str:
     envs = f"{settings['num_envs']} env(s)"
     rows = [
         ("checkpoint", f"{checkpoint['path']} (step {checkpoint['step']}, {checkpoint['model_kind']} ACT)"),
-        ("task", f"{checkpoint['task']}, cameras {', '.join(checkpoint['cameras'])} at {checkpoint['image_size']} px"),
+        ("task", f"{checkpoint['task']}, cameras {', '.join(checkpoint['cameras'])} at {checkpoint['image_size']} px"
+                 + _privileged_note(checkpoint)),
         ("mode", f"{mode}, query every {settings['query_freq']} step(s), k={settings['k']}"),
         ("success rate", f"{success}, 95% CI [{low:.3f}, {high:.3f}]"),
         ("steps to success", f"mean {steps[0]}, median {steps[1]}"),
@@ -360,7 +366,8 @@ def results_markdown_table(results: list[dict[str, Any]], names: list[str] | Non
         low, high = result["wilson_ci_95"]
         lines.append(
             f"| {name} | {checkpoint['task']} | {checkpoint['model_kind']} | "
-            f"{' + '.join(checkpoint['cameras'])} @ {checkpoint['image_size']} px | {checkpoint['step']} | {mode} | "
+            f"{' + '.join(checkpoint['cameras'])} @ {checkpoint['image_size']} px{_privileged_note(checkpoint)} | "
+            f"{checkpoint['step']} | {mode} | "
             f"{result['success_rate']:.2f} ({result['successes']}/{result['episodes']}) | [{low:.2f}, {high:.2f}] | "
             f"{_format_steps(result['mean_steps_to_success'])} | {result['episodes_per_minute']:.1f} |"
         )

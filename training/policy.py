@@ -172,6 +172,8 @@ class ACTPolicy:
         self.image_size = int(model_config.image_size)
         self.chunk_size = int(model_config.chunk_size)
         self.qpos_dim = int(model_config.state_dim)
+        # observation key of the state vector: "qpos" (hand state) or "env_state" (privileged upper bound)
+        self.state_input = str(self.env_metadata.get("state_input", "qpos"))
         self.action_dim = int(model_config.action_dim)
         self.checkpoint_info = dict(checkpoint_info or {})
         self._num_envs: int | None = None
@@ -313,17 +315,17 @@ class ACTPolicy:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Validated (E, Q) float32 joint states and (E, N, H, W, 3) uint8 images in camera order."""
         if isinstance(obs_batch, Mapping):
-            qpos = np.asarray(obs_batch["qpos"], dtype=np.float32)
+            qpos = np.asarray(obs_batch[self.state_input], dtype=np.float32)
             images = obs_batch["images"]
         else:
             if len(obs_batch) == 0:
                 raise ValueError("obs_batch is an empty list")
-            qpos = np.stack([np.asarray(obs["qpos"], dtype=np.float32) for obs in obs_batch])  # (E, Q)
+            qpos = np.stack([np.asarray(obs[self.state_input], dtype=np.float32) for obs in obs_batch])  # (E, Q)
             for obs in obs_batch:
                 self._check_cameras(obs["images"])
             images = {cam: np.stack([obs["images"][cam] for obs in obs_batch]) for cam in self.cameras}
         if qpos.ndim != 2 or qpos.shape[1] != self.qpos_dim:
-            raise ValueError(f"qpos must have shape (E, {self.qpos_dim}), got {qpos.shape}")
+            raise ValueError(f"{self.state_input} must have shape (E, {self.qpos_dim}), got {qpos.shape}")
         self._check_cameras(images)
         num_envs = qpos.shape[0]
         expected = (num_envs, self.image_size, self.image_size, 3)
@@ -408,6 +410,7 @@ class ACTPolicy:
             "task": self.task,
             "cameras": list(self.cameras),
             "image_size": self.image_size,
+            "state_input": self.state_input,
         }
 
 

@@ -40,7 +40,7 @@ from training import batch_keys
 from training.atomic import atomic_path, write_json, write_text
 from training.augment import random_shift
 from training.checkpoint import CheckpointError, code_version, load_checkpoint, save_checkpoint
-from training.dataset import EpisodeWindowDataset, StepBatchSampler, fit_normalizer, split_episodes
+from training.dataset import STATE_INPUTS, EpisodeWindowDataset, StepBatchSampler, fit_normalizer, split_episodes
 from training.loss import act_loss
 from training.normalizer import Normalizer, normalize_images
 
@@ -56,6 +56,8 @@ class TrainConfig:
     data: str = "data/shelf-place-v3.hdf5"  # demonstration HDF5 file made by collect_act_demos.py
     model: str = "standard"  # "standard" or "modified" ACT
     cameras: tuple[str, ...] = ()  # cameras fed to the model; empty = every camera in the file
+    state_input: str = "qpos"  # state vector fed to the model: "qpos" (hand, the default) or "env_state"
+    # (MetaWorld's 39 floats with object and goal positions: a privileged upper bound, not a vision policy)
     steps: int = 20000  # optimiser steps
     epochs: float = 0.0  # if > 0, overrides steps: passes over the training frames
     batch_size: int = 8  # windows per step (ACT paper: 8)
@@ -84,6 +86,8 @@ class TrainConfig:
         self.cameras = tuple(self.cameras)
         if self.model not in MODEL_KINDS:
             raise TrainSetupError(f"model must be one of {', '.join(MODEL_KINDS)}, got {self.model!r}")
+        if self.state_input not in STATE_INPUTS:
+            raise TrainSetupError(f"state_input must be one of {', '.join(STATE_INPUTS)}, got {self.state_input!r}")
         if self.select_best not in SELECT_BEST:
             raise TrainSetupError(f"select_best must be one of {', '.join(SELECT_BEST)}, got {self.select_best!r}")
         if self.select_best == "success" and self.eval_every <= 0:
@@ -129,18 +133,26 @@ def _check_data(config: TrainConfig, chunk_size: int) -> DemoFileInfo:
     return info
 
 
-def env_metadata(info: DemoFileInfo, cameras: tuple[str, ...], demo_seeds: list[int]) -> dict[str, Any]:
+def env_metadata(
+    info: DemoFileInfo, cameras: tuple[str, ...], demo_seeds: list[int], state_input: str = "qpos"
+) -> dict[str, Any]:
     """What evaluation needs to rebuild the environment the model was trained for."""
     return {
         "task": info.task,
         "cameras": list(cameras),
         "image_size": info.image_size,
         "fast_render": bool(info.attrs.get("fast_render", True)),
-        "qpos_dim": info.qpos_dim,
+        "qpos_dim": state_dim(info, state_input),
+        "state_input": state_input,
         "action_dim": info.action_dim,
         "demo_seeds": [int(s) for s in demo_seeds],
         "dataset": os.path.abspath(info.path),
     }
+
+
+def state_dim(info: DemoFileInfo, state_input: str) -> int:
+    """Size of the state vector the model sees."""
+    return int(info.attrs["env_state_dim"]) if state_input == "env_state" else info.qpos_dim
 
 
 class Trainer:
@@ -177,14 +189,16 @@ class Trainer:
         self.best_value: float | None = None
         self.history: list[dict[str, Any]] = []
         demo_seeds = [info.episode_seeds[e] for e in train_episodes + val_episodes]
-        self.env_meta = env_metadata(info, model_config.camera_names, demo_seeds)
+        self.env_meta = env_metadata(info, model_config.camera_names, demo_seeds, config.state_input)
         self.eval_fn: Callable[[Trainer], dict[str, float]] | None = None
         self._train_set = EpisodeWindowDataset(
-            config.data, train_episodes, model_config.chunk_size, model_config.camera_names, normalizer
+            config.data, train_episodes, model_config.chunk_size, model_config.camera_names, normalizer,
+            config.state_input,
         )
         self._val_set = (
             EpisodeWindowDataset(
-                config.data, val_episodes, model_config.chunk_size, model_config.camera_names, normalizer
+                config.data, val_episodes, model_config.chunk_size, model_config.camera_names, normalizer,
+                config.state_input,
             )
             if val_episodes
             else None
@@ -199,7 +213,7 @@ class Trainer:
         config = dataclasses.replace(config, cameras=tuple(cameras))
         try:
             model_config = ACTConfig(
-                state_dim=info.qpos_dim,
+                state_dim=state_dim(info, config.state_input),
                 action_dim=info.action_dim,
                 camera_names=tuple(cameras),
                 image_size=info.image_size,
@@ -208,7 +222,7 @@ class Trainer:
         except (TypeError, ValueError) as error:
             raise TrainSetupError(f"model config: {error}") from error
         train_episodes, val_episodes = split_episodes(info.num_episodes, config.val_fraction, config.seed)
-        normalizer = fit_normalizer(config.data, train_episodes)
+        normalizer = fit_normalizer(config.data, train_episodes, config.state_input)
         if config.epochs > 0:
             train_frames = sum(info.episode_lengths[e] for e in train_episodes)
             config = dataclasses.replace(config, steps=max(1, math.ceil(config.epochs * train_frames / config.batch_size)))

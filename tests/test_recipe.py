@@ -1,0 +1,50 @@
+"""The one-command recipe (scripts/reproduce_shelf_place.sh) end to end at smoke-test size."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_recipe_goes_from_nothing_to_result_files(tmp_path):
+    """Collects, trains and evaluates (both modes) into OUT_DIR with ablation overrides, then resumes
+    the finished run with more steps on a second call instead of starting over."""
+    env = dict(
+        os.environ, OUT_DIR=str(tmp_path), NUM_DEMOS="2", STEPS="2", EPISODES="1", TA_EPISODES="1", MAX_STEPS="3",
+        NUM_ENVS="1", DEVICE="cpu", CAMERAS="behindGripper", IMAGE_SIZE="64", SHIFT="2", OMP_NUM_THREADS="1",
+    )
+    script = os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh")
+    done = subprocess.run(["bash", script, "modified"], env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    tag = "shelf-place-v3__modified__behindGripper-64-shift2"
+    assert (tmp_path / "data" / "shelf-place-v3__behindGripper-64.hdf5").is_file()
+    run = tmp_path / "runs" / "shelf-place-v3__modified__recipe__behindGripper-64-shift2__seed0"
+    checkpoint = torch.load(run / "checkpoints" / "last.pth", weights_only=True)
+    assert checkpoint["step"] == 2 and checkpoint["model_kind"] == "modified"
+    assert checkpoint["train_config"]["augment_shift"] == 2 and checkpoint["model_config"]["hidden_dim"] == 256
+    for mode, temporal_agg in (("chunk", False), ("ta", True)):
+        result = json.loads((tmp_path / "results" / f"{tag}__{mode}.json").read_text())
+        assert result["episodes"] == 1 and result["settings"]["temporal_agg"] is temporal_agg
+        assert result["checkpoint"]["cameras"] == ["behindGripper"] and result["checkpoint"]["image_size"] == 64
+        assert result["per_episode"][0]["steps"] <= 3
+    assert "| modified |" in done.stdout and "exists, skipping collection" not in done.stdout
+
+    again = subprocess.run(
+        ["bash", script, "modified"], env=dict(env, STEPS="3", TA_EPISODES="0"), capture_output=True, text=True,
+        timeout=900,
+    )
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert "exists, skipping collection" in again.stdout
+    assert torch.load(run / "checkpoints" / "last.pth", weights_only=True)["step"] == 3
+
+
+def test_recipe_refuses_an_unknown_model():
+    done = subprocess.run(
+        ["bash", os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh"), "bigger"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "usage:" in done.stderr
