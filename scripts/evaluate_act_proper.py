@@ -25,6 +25,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="steps between model queries (default: chunk size, or 1 with --temporal_agg)")
     parser.add_argument("--k", type=non_negative_float, default=0.01, help="temporal aggregation weight exp(-k*i)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="episode i uses seed 1000000 + seed + i")
+    parser.add_argument(
+        "--on_demo_states", action="store_true",
+        help="diagnostic: replay the training demonstrations' initial states instead of held-out ones "
+        "(under-fitting vs generalisation); results are marked and are not held-out success",
+    )
     parser.add_argument("--max_steps", type=positive_int, default=500, help="step limit per episode (<= 500)")
     parser.add_argument("--num_envs", type=positive_int, default=1, help="environments rolled out together")
     parser.add_argument("--video_dir", default=None, help="folder for episode_<seed>.mp4")
@@ -67,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             video_dir=args.video_dir,
             num_videos=num_videos,
             device=device,
+            on_demo_states=args.on_demo_states,
         )
         policy = ACTPolicy.from_checkpoint(args.checkpoint, device=device)
         policy.configure(temporal_agg=config.temporal_agg, query_freq=config.query_freq, k=config.k)

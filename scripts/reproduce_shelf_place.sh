@@ -48,6 +48,9 @@ if [[ "$CAMERA_TAG" != "behindGripper-topview-128" || "$SHIFT" != 6 || "$STATE_I
 fi
 RUN="${P}runs/${TASK}__${MODEL}__recipe${TAG}__seed${SEED}"
 RESULT="${P}results/${TASK}__${MODEL}${TAG}"
+# a run continued past the default length keeps its folder (and step_<k>.pth snapshots) but writes
+# new result files, so the 4000-step results stay beside the longer run's
+if [[ "$STEPS" != 4000 ]]; then RESULT="${RESULT}__${STEPS}steps"; fi
 START=$(date +%s)
 
 echo "== 1/3 demonstrations: $DATA"

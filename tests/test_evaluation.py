@@ -108,6 +108,33 @@ def test_default_seeds_avoid_demo_seeds_and_overlap_is_refused(tiny_checkpoint):
     assert resolve_eval_seeds(EvalConfig(seeds=[2 * EVAL_SEED_OFFSET]), None) == [2 * EVAL_SEED_OFFSET]
 
 
+def test_demo_state_diagnostic_replays_training_starts_and_is_marked(tiny_checkpoint, tmp_path):
+    """--on_demo_states replays the demonstrations' own initial states, and every output says so."""
+    from training.evaluation import format_summary, results_markdown_table
+
+    policy = ACTPolicy.from_checkpoint(tiny_checkpoint)
+    assert resolve_eval_seeds(EvalConfig(episodes=2, on_demo_states=True), policy.demo_seeds) == [0, 1]
+    with pytest.raises(ValueError, match="trained on 3 demonstrations"):
+        resolve_eval_seeds(EvalConfig(episodes=4, on_demo_states=True), policy.demo_seeds)
+    with pytest.raises(ValueError, match="do not pass seeds as well"):
+        resolve_eval_seeds(EvalConfig(seeds=[EVAL_SEED_OFFSET], on_demo_states=True), policy.demo_seeds)
+    with pytest.raises(ValueError, match="cannot be replayed"):
+        resolve_eval_seeds(EvalConfig(episodes=1, on_demo_states=True), None)
+    results = evaluate(policy, EvalConfig(episodes=2, max_steps=2, on_demo_states=True), progress=False)
+    assert [record["seed"] for record in results["per_episode"]] == [0, 1]
+    assert results["settings"]["on_demo_states"] is True
+    assert "not held-out" in format_summary(results) and "not held-out" in results_markdown_table([results])
+    output = tmp_path / "demo_states.json"
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "evaluate_act_proper.py"), "--checkpoint", tiny_checkpoint,
+         "--episodes", "1", "--max_steps", "2", "--on_demo_states", "--device", "cpu", "--quiet",
+         "--output", str(output)],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(output.read_text())["per_episode"][0]["seed"] == 0
+
+
 def test_env_mismatch_is_refused_with_a_clear_message(tiny_checkpoint):
     policy = ACTPolicy.from_checkpoint(tiny_checkpoint)
     check_env_matches_policy(policy.env_config(), policy)

@@ -21,7 +21,7 @@ def test_recipe_goes_from_nothing_to_result_files(tmp_path):
     script = os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh")
     done = subprocess.run(["bash", script, "modified"], env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    tag = "shelf-place-v3__modified__behindGripper-64-shift2"
+    tag = "shelf-place-v3__modified__behindGripper-64-shift2__2steps"
     assert (tmp_path / "data" / "shelf-place-v3__behindGripper-64.hdf5").is_file()
     run = tmp_path / "runs" / "shelf-place-v3__modified__recipe__behindGripper-64-shift2__seed0"
     checkpoint = torch.load(run / "checkpoints" / "last.pth", weights_only=True)

@@ -66,6 +66,9 @@ class EvalConfig:
     num_videos: int = 0  # record the first num_videos episodes (needs video_dir)
     video_size: int | None = None  # video side in pixels; None = max(256, policy image size)
     device: str | None = None  # device to move the policy to; None = leave it where it is
+    # diagnostic, never a result: replay the demonstrations' own initial states (training episodes
+    # first) to tell under-fitting (fails there too) from poor generalisation (fails only on new states)
+    on_demo_states: bool = False
 
     def __post_init__(self) -> None:
         if self.seeds is not None:
@@ -125,6 +128,14 @@ def resolve_eval_seeds(config: EvalConfig, demo_seeds: list[int] | None) -> list
     When the checkpoint does not record its demo seeds, explicit seeds below COLLECTION_SEED_LIMIT
     (the collection range) are refused too, since they might be training episodes.
     """
+    if config.on_demo_states:
+        if config.seeds is not None:
+            raise ValueError("on_demo_states replays the demonstration seeds; do not pass seeds as well")
+        if not demo_seeds:
+            raise ValueError("the checkpoint does not record its demonstration seeds, so they cannot be replayed")
+        if config.episodes > len(demo_seeds):
+            raise ValueError(f"episodes={config.episodes} but the policy was trained on {len(demo_seeds)} demonstrations")
+        return list(demo_seeds[: config.episodes])
     if config.seeds is not None:
         seeds = list(config.seeds)
     else:
@@ -338,6 +349,8 @@ def format_summary(results: dict[str, Any]) -> str:
     checkpoint, settings = results["checkpoint"], results["settings"]
     low, high = results["wilson_ci_95"]
     mode = "temporal aggregation" if settings["temporal_agg"] else "chunk execution"
+    if settings.get("on_demo_states"):
+        mode += "; DEMONSTRATION initial states (training-set diagnostic, not held-out)"
     success = f"{results['success_rate']:.3f} ({results['successes']}/{results['episodes']})"
     steps = _format_steps(results["mean_steps_to_success"]), _format_steps(results["median_steps_to_success"])
     envs = f"{settings['num_envs']} env(s)"
@@ -363,6 +376,8 @@ def results_markdown_table(results: list[dict[str, Any]], names: list[str] | Non
         checkpoint, settings = result["checkpoint"], result["settings"]
         name = names[position] if names else checkpoint.get("path") or f"run {position}"
         mode = f"TA (k={settings['k']})" if settings["temporal_agg"] else f"chunk (every {settings['query_freq']})"
+        if settings.get("on_demo_states"):
+            mode += ", demo states (not held-out)"
         low, high = result["wilson_ci_95"]
         lines.append(
             f"| {name} | {checkpoint['task']} | {checkpoint['model_kind']} | "
