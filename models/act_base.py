@@ -38,10 +38,10 @@ from models.transformer import TransformerDecoder, TransformerEncoder
 RESNET_STRIDE_HALVINGS = 5  # conv1, maxpool, layer2, layer3, layer4 each halve H and W (rounding up)
 
 
-def backbone_feature_size(image_size: int) -> int:
+def backbone_feature_size(image_size: int, backbone_stride: int = 32) -> int:
     """Side of the backbone's feature map for a square image of side ``image_size``."""
     size = image_size
-    for _ in range(RESNET_STRIDE_HALVINGS):
+    for _ in range(RESNET_STRIDE_HALVINGS - (1 if backbone_stride == 16 else 0)):
         size = math.ceil(size / 2)
     return size
 
@@ -137,7 +137,7 @@ class ACTBase(nn.Module):
         self.backbone = ResNetBackbone(config)
         self.image_proj = nn.Conv2d(self.backbone.num_channels, hidden_dim, kernel_size=1)
         self.camera_embed = nn.Embedding(config.num_cameras, hidden_dim)
-        feature_size = backbone_feature_size(config.image_size)
+        feature_size = backbone_feature_size(config.image_size, config.backbone_stride)
         self.register_buffer(
             "grid_pos", sinusoidal_2d(feature_size, feature_size, hidden_dim), persistent=False
         )  # (h*w, D)
@@ -166,7 +166,7 @@ class ACTBase(nn.Module):
         batch_size, num_cameras, channels, height, width = images.shape
         features = self.backbone(
             images.reshape(batch_size * num_cameras, channels, height, width)  # (B*N, 3, H, W)
-        )  # (B*N, 512, h, w)
+        )  # (B*N, C, h, w), C = 512 (stride 32) or 256 (stride 16)
         features = self.image_proj(features)  # (B*N, D, h, w)
         _, hidden_dim, feature_h, feature_w = features.shape
         if feature_h * feature_w != self.grid_pos.shape[0]:

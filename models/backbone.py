@@ -1,4 +1,5 @@
-"""ResNet image encoder of ACT (Sec. IV-B): torchvision ResNet up to ``layer4`` (512 channels, stride 32).
+"""ResNet image encoder of ACT (Sec. IV-B): torchvision ResNet up to ``layer4`` (512 channels, stride 32),
+or, with ``ACTConfig.backbone_stride = 16``, up to ``layer3`` (256 channels, stride 16).
 
 Deviations from the original ACT code, and why:
 
@@ -32,7 +33,7 @@ from models.config import ACTConfig
 
 logger = logging.getLogger(__name__)
 
-BACKBONE_CHANNELS = 512  # channels of layer4 in ResNet18/34
+BACKBONE_CHANNELS = {32: 512, 16: 256}  # output channels of ResNet18/34 by stride (layer4, layer3)
 GROUP_NORM_CHANNELS_PER_GROUP = 16
 
 # Download (URLError/HTTPError are OSErrors), hash check, unpickling and state-dict mismatches.
@@ -82,19 +83,19 @@ def _swap_batch_norms(module: nn.Module, kind: str) -> None:
 
 
 class ResNetBackbone(nn.Module):
-    """(B*N, 3, H, W) ImageNet-normalised images → (B*N, 512, ceil(H/32), ceil(W/32)) features."""
-
-    num_channels = BACKBONE_CHANNELS
+    """(B*N, 3, H, W) ImageNet-normalised images → (B*N, C, ceil(H/s), ceil(W/s)) features,
+    C = 512 and s = 32 by default, C = 256 and s = 16 with ``backbone_stride=16``."""
 
     def __init__(self, config: ACTConfig) -> None:
         super().__init__()
+        self.num_channels = BACKBONE_CHANNELS[config.backbone_stride]
         resnet = _RESNET_BUILDERS[config.backbone](weights=None)
         if config.pretrained_backbone:
             self._try_load_imagenet(resnet, config)
         if config.backbone_norm != "batch":
             _swap_batch_norms(resnet, config.backbone_norm)
-        # Everything before global pooling: conv1, bn1, relu, maxpool, layer1..layer4.
-        self.body = nn.Sequential(*list(resnet.children())[:-2])
+        # Everything before global pooling: conv1, bn1, relu, maxpool, layer1..layer4 (..layer3 at stride 16).
+        self.body = nn.Sequential(*list(resnet.children())[: -2 if config.backbone_stride == 32 else -3])
 
     @staticmethod
     def _try_load_imagenet(resnet: nn.Module, config: ACTConfig) -> None:
@@ -115,5 +116,5 @@ class ResNetBackbone(nn.Module):
             warnings.warn(message, stacklevel=3)
 
     def forward(self, images: Tensor) -> Tensor:
-        """images (B*N, 3, H, W) → features (B*N, 512, h, w)."""
-        return self.body(images)  # (B*N, 512, h, w)
+        """images (B*N, 3, H, W) → features (B*N, C, h, w)."""
+        return self.body(images)  # (B*N, C, h, w)

@@ -21,6 +21,7 @@ from typing import Any
 
 SUPPORTED_BACKBONES = ("resnet18", "resnet34")
 BACKBONE_NORMS = ("group", "batch", "frozen_batch")
+BACKBONE_STRIDES = (32, 16)
 
 
 @dataclass
@@ -44,6 +45,9 @@ class ACTConfig:
     backbone: str = "resnet18"  # torchvision ResNet used as image encoder (512-channel layer4)
     pretrained_backbone: bool = False  # start the backbone from ImageNet weights (needs download)
     backbone_norm: str = "group"  # "group" (GroupNorm), "batch" (trainable BN), "frozen_batch"
+    # 32: the whole ResNet (layer4, 512 channels, the paper's); 16: stop after layer3 (256 channels),
+    # 4x the image tokens (6x6 instead of 3x3 at 96 px) for the small images a CPU can afford
+    backbone_stride: int = 32
 
     def __post_init__(self) -> None:
         if isinstance(self.camera_names, list):
@@ -104,6 +108,8 @@ class ACTConfig:
             raise TypeError(
                 f"ACTConfig.pretrained_backbone must be True or False, got {self.pretrained_backbone!r}"
             )
+        if self.backbone_stride not in BACKBONE_STRIDES:
+            raise ValueError(f"ACTConfig.backbone_stride must be one of {BACKBONE_STRIDES}, got {self.backbone_stride!r}")
         if self.backbone_norm not in BACKBONE_NORMS:
             raise ValueError(
                 f"ACTConfig.backbone_norm={self.backbone_norm!r} is not supported; use one of "

@@ -11,8 +11,8 @@
 # rerunning the command skips a finished collection and continues an unfinished training run.
 # Environment overrides: STEPS (4000), EPISODES (100), TA_EPISODES (= EPISODES), NUM_ENVS (5),
 # DEVICE (auto), SEED (0); for ablations CAMERAS ("behindGripper topview"), IMAGE_SIZE (128),
-# SHIFT (6), STATE_INPUT (qpos; env_state = privileged upper bound). A run that changes any of the
-# last four gets its own data file, run folder and result names (e.g. "__behindGripper-96-shift4").
+# SHIFT (6), STATE_INPUT (qpos; env_state = privileged upper bound), BACKBONE_STRIDE (32; 16 stops
+# the ResNet after layer3 for a finer token grid). A run that changes any of the last five gets its own data file, run folder and result names (e.g. "__behindGripper-96-shift4").
 # OUT_DIR (.) is where data/, runs/ and results/ go; NUM_DEMOS (50) and MAX_STEPS (500) exist for
 # the smoke test in tests/test_recipe.py.
 set -euo pipefail
@@ -32,6 +32,7 @@ CAMERAS="${CAMERAS:-behindGripper topview}"
 IMAGE_SIZE="${IMAGE_SIZE:-128}"
 SHIFT="${SHIFT:-6}"
 STATE_INPUT="${STATE_INPUT:-qpos}"
+BACKBONE_STRIDE="${BACKBONE_STRIDE:-32}"
 NUM_ENVS="${NUM_ENVS:-5}"
 DEVICE="${DEVICE:-auto}"
 SEED="${SEED:-0}"
@@ -42,8 +43,10 @@ read -r -a CAMERA_LIST <<< "$CAMERAS"
 CAMERA_TAG="$(IFS=-; echo "${CAMERA_LIST[*]}")-${IMAGE_SIZE}"
 DATA="${P}data/${TASK}__${CAMERA_TAG}.hdf5"
 TAG=""  # empty for the recipe itself
-if [[ "$CAMERA_TAG" != "behindGripper-topview-128" || "$SHIFT" != 6 || "$STATE_INPUT" != qpos ]]; then
+if [[ "$CAMERA_TAG" != "behindGripper-topview-128" || "$SHIFT" != 6 || "$STATE_INPUT" != qpos
+      || "$BACKBONE_STRIDE" != 32 ]]; then
   TAG="__${CAMERA_TAG}-shift${SHIFT}"
+  if [[ "$BACKBONE_STRIDE" != 32 ]]; then TAG="${TAG}-stride${BACKBONE_STRIDE}"; fi
   if [[ "$STATE_INPUT" != qpos ]]; then TAG="${TAG}-${STATE_INPUT}"; fi
 fi
 RUN="${P}runs/${TASK}__${MODEL}__recipe${TAG}__seed${SEED}"
@@ -69,7 +72,7 @@ if [[ -f "$RUN/checkpoints/last.pth" ]]; then
 else
   python scripts/train_act_proper.py --model "$MODEL" --data "$DATA" --cameras "${CAMERA_LIST[@]}" \
     --steps "$STEPS" --batch_size 8 --lr 1e-4 --lr_backbone 1e-4 --chunk_size 50 --hidden_dim 256 \
-    --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" --val_every 500 --save_every 1000 \
+    --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" --backbone_stride "$BACKBONE_STRIDE" --val_every 500 --save_every 1000 \
     --seed "$SEED" \
     --device "$DEVICE" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
 fi

@@ -29,6 +29,7 @@ MODEL_FLAGS = {
     "dropout": non_negative_float,
     "kl_weight": non_negative_float,
     "backbone_norm": str,
+    "backbone_stride": positive_int,
 }
 
 
