@@ -270,3 +270,21 @@ def test_harness_envs_play_held_out_seeds_in_order(tiny_checkpoint):
         assert envs.get_attr("episode_seed") == (EVAL_SEED_OFFSET + 12, EVAL_SEED_OFFSET + 13)
     finally:
         envs.close()
+
+
+def test_success_by_position_bins_successes_by_object_x(tmp_path):
+    def episode(x, success):
+        return {"object_init_pos": [x, 0.55, 0.02], "success": success}
+
+    result = {"per_episode": [episode(0.01, True), episode(-0.03, False), episode(-0.06, True), episode(0.1, False)]}
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(result))
+    script = os.path.join(ROOT, "scripts", "success_by_position.py")
+    done = subprocess.run([sys.executable, script, str(path)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)[str(path)]
+    assert [(b["successes"], b["episodes"]) for b in report["by_abs_object_x"]] == [(1, 1), (0, 1), (1, 1), (0, 1)]
+    assert report["max_abs_x_of_a_success"] == 0.06 and report["successes"] == 2
+    bad = subprocess.run([sys.executable, script, str(tmp_path / "missing.json")], capture_output=True, text=True,
+                         check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ")

@@ -333,3 +333,27 @@ def test_privileged_state_input_trains_and_drives_the_policy_from_env_state(tiny
 def test_unknown_state_input_is_refused(tiny_demo_file, tmp_path):
     with pytest.raises(TrainSetupError, match="state_input must be one of qpos, env_state"):
         tiny_train_config(tiny_demo_file, tmp_path, state_input="object_pos")
+
+
+def test_replay_script_compares_predictions_with_recorded_expert_actions(tiny_demo_file, tmp_path):
+    run_dir = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path), TINY_MODEL).run(progress=False)
+    checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.pth")
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "replay_demo_actions.py"), "--checkpoint",
+         str(run_dir / "checkpoints" / "last.pth"), "--data", tiny_demo_file, "--episodes", "1"],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    first_train = checkpoint["train_episodes"][0]
+    expert = read_episode(tiny_demo_file, first_train, with_images=False)["actions"]
+    assert report["frames"] == len(expert) and report["per_episode"][0]["episode"] == first_train
+    assert set(report["mean_abs_error"]) == {"x", "y", "z", "gripper"}
+    decisive = report["wrong_or_no_direction_where_expert_decisive"]["z"]
+    assert decisive["of"] == int((np.abs(expert[:, 2]) >= 0.5).sum()) and 0 <= decisive["wrong"] <= decisive["of"]
+    refused = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "replay_demo_actions.py"), "--checkpoint",
+         str(run_dir / "checkpoints" / "last.pth"), "--data", tiny_demo_file, "--skip", "50"],
+        capture_output=True, text=True, check=False,
+    )
+    assert refused.returncode == 2 and refused.stderr.startswith("error: ") and "Traceback" not in refused.stderr
