@@ -35,13 +35,12 @@ from models.config import ACTConfig
 from models.position_encoding import sinusoidal_1d, sinusoidal_2d
 from models.transformer import TransformerDecoder, TransformerEncoder
 
-RESNET_STRIDE_HALVINGS = 5  # conv1, maxpool, layer2, layer3, layer4 each halve H and W (rounding up)
-
 
 def backbone_feature_size(image_size: int, backbone_stride: int = 32) -> int:
-    """Side of the backbone's feature map for a square image of side ``image_size``."""
+    """Side of the backbone's feature map for a square image of side ``image_size``: conv1, maxpool,
+    layer2, layer3 (and layer4 at stride 32) each halve H and W, rounding up."""
     size = image_size
-    for _ in range(RESNET_STRIDE_HALVINGS - (1 if backbone_stride == 16 else 0)):
+    for _ in range(round(math.log2(backbone_stride))):
         size = math.ceil(size / 2)
     return size
 
