@@ -111,10 +111,10 @@ def plot_curves(curves: list[dict[str, Any]], path: str | os.PathLike, title: st
     axis.set_ylabel("success rate")
     axis.set_ylim(-0.02, 1.02)
     axis.grid(alpha=0.3)
-    axis.legend()
+    # below the axes: run names are long, and inside they would hide the points
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize="small")
     if title:
-        axis.set_title(title)
-    figure.tight_layout()
+        axis.set_title(title, fontsize="medium")
     with atomic_path(path, suffix=".tmp.png") as tmp:
-        figure.savefig(tmp, dpi=90)
+        figure.savefig(tmp, dpi=90, bbox_inches="tight")
     plt.close(figure)
