@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         "frames": len(all_errors),
         "mean_abs_error": dict(zip(AXES, np.round(all_errors.mean(0), 4).tolist(), strict=True)),
         "wrong_or_no_direction_where_expert_decisive": {
-            axis: {"wrong": int(w), "of": int(d)} for axis, w, d in zip(AXES, wrong, decisive, strict=False)
+            axis: {"wrong": int(w), "of": int(d)} for axis, w, d in zip(AXES[:3], wrong, decisive, strict=True)
         },
         "per_episode": per_episode,
     }

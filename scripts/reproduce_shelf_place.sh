@@ -12,9 +12,10 @@
 # Environment overrides: STEPS (4000), EPISODES (100), TA_EPISODES (= EPISODES), NUM_ENVS (5),
 # DEVICE (auto), SEED (0); for ablations CAMERAS ("behindGripper topview"), IMAGE_SIZE (128),
 # SHIFT (6), STATE_INPUT (qpos; env_state = privileged upper bound), BACKBONE_STRIDE (32; 16 stops
-# the ResNet after layer3 for a finer token grid). A run that changes any of the last five gets its own data file, run folder and result names (e.g. "__behindGripper-96-shift4").
-# OUT_DIR (.) is where data/, runs/ and results/ go; NUM_DEMOS (50) and MAX_STEPS (500) exist for
-# the smoke test in tests/test_recipe.py.
+# the ResNet after layer3 for a finer token grid). A run that changes any of the last five gets its
+# own data file, run folder and result names (e.g. "__behindGripper-96-shift4"); a STEPS other than
+# 4000 adds "__<STEPS>steps" to the result names. OUT_DIR (repository root) is where data/, runs/
+# and results/ go; NUM_DEMOS (50) and MAX_STEPS (500) exist for the smoke test tests/test_recipe.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=PASSIVE
@@ -72,8 +73,8 @@ if [[ -f "$RUN/checkpoints/last.pth" ]]; then
 else
   python scripts/train_act_proper.py --model "$MODEL" --data "$DATA" --cameras "${CAMERA_LIST[@]}" \
     --steps "$STEPS" --batch_size 8 --lr 1e-4 --lr_backbone 1e-4 --chunk_size 50 --hidden_dim 256 \
-    --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" --backbone_stride "$BACKBONE_STRIDE" --val_every 500 --save_every 1000 \
-    --seed "$SEED" \
+    --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" \
+    --backbone_stride "$BACKBONE_STRIDE" --val_every 500 --save_every 1000 --seed "$SEED" \
     --device "$DEVICE" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
 fi
 
@@ -85,7 +86,8 @@ for MODE in chunk ta; do
   [[ "$MODE" == ta ]] && FLAGS=(--temporal_agg) && N="$TA_EPISODES"
   [[ "$N" == 0 ]] && continue
   python scripts/evaluate_act_proper.py --checkpoint "$RUN/checkpoints/last.pth" --episodes "$N" \
-    --num_envs "$NUM_ENVS" --max_steps "$MAX_STEPS" --device "$DEVICE" "${FLAGS[@]}" --video_dir "$RUN/videos_$MODE" \
+    --num_envs "$NUM_ENVS" --max_steps "$MAX_STEPS" --device "$DEVICE" "${FLAGS[@]}" \
+    --video_dir "$RUN/videos_$MODE" \
     --num_videos "$(( N < 3 ? N : 3 ))" --output "${RESULT}__${MODE}.json"
 done
 TABLE=()

@@ -21,16 +21,16 @@ BIN_EDGES = (0.0, 0.025, 0.05, 0.075, 0.1)  # |x| bins in metres (shelf-place sa
 
 
 def summarize(results: dict) -> dict:
-    episodes = results["per_episode"]
+    abs_x_success = [(abs(e["object_init_pos"][0]), bool(e["success"])) for e in results["per_episode"]]
     bins = []
     for low, high in itertools.pairwise(BIN_EDGES):
         last = high == BIN_EDGES[-1]  # the last bin also takes |x| == 0.1
-        inside = [e for e in episodes if low <= abs(e["object_init_pos"][0]) and (last or abs(e["object_init_pos"][0]) < high)]
-        bins.append({"abs_x_m": [low, high], "episodes": len(inside), "successes": sum(e["success"] for e in inside)})
-    successes = [abs(e["object_init_pos"][0]) for e in episodes if e["success"]]
+        inside = [success for x, success in abs_x_success if low <= x and (last or x < high)]
+        bins.append({"abs_x_m": [low, high], "episodes": len(inside), "successes": sum(inside)})
+    successes = [x for x, success in abs_x_success if success]
     return {
-        "successes": sum(e["success"] for e in episodes),
-        "episodes": len(episodes),
+        "successes": len(successes),
+        "episodes": len(abs_x_success),
         "by_abs_object_x": bins,
         "max_abs_x_of_a_success": round(max(successes), 4) if successes else None,
     }
