@@ -12,7 +12,8 @@
 # Environment overrides: STEPS (4000), EPISODES (100), TA_EPISODES (= EPISODES), NUM_ENVS (5),
 # DEVICE (auto), SEED (0); for ablations CAMERAS ("behindGripper topview"), IMAGE_SIZE (128),
 # SHIFT (6), STATE_INPUT (qpos; env_state = privileged upper bound), BACKBONE_STRIDE (32; 16 stops
-# the ResNet after layer3 for a finer token grid). A run that changes any of the last five gets its
+# the ResNet after layer3 for a finer token grid), CHUNK (50, the actions predicted per query; chunk
+# execution runs all of them open-loop). A run that changes any of the last six gets its
 # own data file, run folder and result names (e.g. "__behindGripper-96-shift4"); a STEPS other than
 # 4000 adds "__<STEPS>steps" to the result names. OUT_DIR (repository root) is where data/, runs/
 # and results/ go; NUM_DEMOS (50) and MAX_STEPS (500) exist for the smoke test tests/test_recipe.py.
@@ -34,6 +35,7 @@ IMAGE_SIZE="${IMAGE_SIZE:-128}"
 SHIFT="${SHIFT:-6}"
 STATE_INPUT="${STATE_INPUT:-qpos}"
 BACKBONE_STRIDE="${BACKBONE_STRIDE:-32}"
+CHUNK="${CHUNK:-50}"
 NUM_ENVS="${NUM_ENVS:-5}"
 DEVICE="${DEVICE:-auto}"
 SEED="${SEED:-0}"
@@ -45,9 +47,10 @@ CAMERA_TAG="$(IFS=-; echo "${CAMERA_LIST[*]}")-${IMAGE_SIZE}"
 DATA="${P}data/${TASK}__${CAMERA_TAG}.hdf5"
 TAG=""  # empty for the recipe itself
 if [[ "$CAMERA_TAG" != "behindGripper-topview-128" || "$SHIFT" != 6 || "$STATE_INPUT" != qpos
-      || "$BACKBONE_STRIDE" != 32 ]]; then
+      || "$BACKBONE_STRIDE" != 32 || "$CHUNK" != 50 ]]; then
   TAG="__${CAMERA_TAG}-shift${SHIFT}"
   if [[ "$BACKBONE_STRIDE" != 32 ]]; then TAG="${TAG}-stride${BACKBONE_STRIDE}"; fi
+  if [[ "$CHUNK" != 50 ]]; then TAG="${TAG}-chunk${CHUNK}"; fi
   if [[ "$STATE_INPUT" != qpos ]]; then TAG="${TAG}-${STATE_INPUT}"; fi
 fi
 RUN="${P}runs/${TASK}__${MODEL}__recipe${TAG}__seed${SEED}"
@@ -72,7 +75,7 @@ if [[ -f "$RUN/checkpoints/last.pth" ]]; then
   python scripts/train_act_proper.py --resume "$RUN" --model "$MODEL" --steps "$STEPS"
 else
   python scripts/train_act_proper.py --model "$MODEL" --data "$DATA" --cameras "${CAMERA_LIST[@]}" \
-    --steps "$STEPS" --batch_size 8 --lr 1e-4 --lr_backbone 1e-4 --chunk_size 50 --hidden_dim 256 \
+    --steps "$STEPS" --batch_size 8 --lr 1e-4 --lr_backbone 1e-4 --chunk_size "$CHUNK" --hidden_dim 256 \
     --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" \
     --backbone_stride "$BACKBONE_STRIDE" --val_every 500 --save_every 1000 --seed "$SEED" \
     --device "$DEVICE" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
