@@ -31,6 +31,13 @@ CONFIGS = {
         "image_size": 128, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 50,
         "camera_names": ["behindGripper", "topview"],
     },
+    # one camera, the sizes the CPU ablations use (README, Levers): what a step costs at each
+    "small_96px_chunk50": {"image_size": 96, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 50},
+    "small_96px_chunk10": {"image_size": 96, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 10},
+    "small_64px_chunk10": {"image_size": 64, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 10},
+    "small_64px_stride16_chunk10": {
+        "image_size": 64, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 10, "backbone_stride": 16,
+    },
 }
 
 
