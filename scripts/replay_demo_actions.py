@@ -5,7 +5,9 @@ Feeds every recorded frame (joint state + images) of some demonstration episodes
 and compares the first action of each predicted chunk (z = 0) with the expert's recorded action.
 Prints JSON: mean |error| per action dimension (x, y, z, gripper), and how often the policy gets
 the direction wrong (or predicts exactly 0) where the expert moves decisively (|action| >= 0.5)
-along x, y or z.
+along x, y or z, in all and split by phase: "reaching" while the expert's gripper command is open
+(<= 0), "carrying" once it closes (> 0). On shelf-place the carrying x moves go to the shelf, so
+this tells "does not see the block" from "does not see the shelf".
 
     python scripts/replay_demo_actions.py --checkpoint runs/<run>/checkpoints/last.pth \\
         --data data/shelf-place-v3__behindGripper-96.hdf5 --split train --episodes 5
@@ -58,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     if not split:
         print(f"error: the checkpoint has no {args.split} episodes past --skip {args.skip}", file=sys.stderr)
         return 2
-    errors, wrong, decisive, per_episode = [], np.zeros(3), np.zeros(3), []
+    errors, per_episode = [], []
+    phases = ("reaching", "carrying")
+    wrong, decisive = {p: np.zeros(3) for p in phases}, {p: np.zeros(3) for p in phases}
     for index in split:
         episode = read_episode(args.data, index)
         state = episode[policy.state_input].astype(np.float32)  # (T, Q)
@@ -67,9 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         expert = episode["actions"]  # (T, A)
         error = np.abs(first - expert).astype(np.float64)
         errors.append(error)
-        strong = np.abs(expert[:, :3]) >= DECISIVE
-        decisive += strong.sum(0)
-        wrong += (strong & (np.sign(first[:, :3]) != np.sign(expert[:, :3]))).sum(0)
+        strong = np.abs(expert[:, :3]) >= DECISIVE  # (T, 3)
+        misses = strong & (np.sign(first[:, :3]) != np.sign(expert[:, :3]))  # (T, 3)
+        carrying = expert[:, 3] > 0  # (T,)
+        for phase, in_phase in zip(phases, (~carrying, carrying), strict=True):
+            decisive[phase] += strong[in_phase].sum(0)
+            wrong[phase] += misses[in_phase].sum(0)
         per_episode.append({
             "episode": int(index), "seed": int(episode["seed"]), "length": len(expert),
             "object_init_pos": np.round(episode["object_init_pos"], 4).tolist(),
@@ -84,7 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         "frames": len(all_errors),
         "mean_abs_error": dict(zip(AXES, np.round(all_errors.mean(0), 4).tolist(), strict=True)),
         "wrong_or_no_direction_where_expert_decisive": {
-            axis: {"wrong": int(w), "of": int(d)} for axis, w, d in zip(AXES[:3], wrong, decisive, strict=True)
+            axis: {"wrong": int(w), "of": int(d)}
+            for axis, w, d in zip(AXES[:3], sum(wrong.values()), sum(decisive.values()), strict=True)
+        },
+        "by_phase": {
+            phase: {
+                axis: {"wrong": int(w), "of": int(d)}
+                for axis, w, d in zip(AXES[:3], wrong[phase], decisive[phase], strict=True)
+            }
+            for phase in phases
         },
         "per_episode": per_episode,
     }

@@ -351,6 +351,11 @@ def test_replay_script_compares_predictions_with_recorded_expert_actions(tiny_de
     assert set(report["mean_abs_error"]) == {"x", "y", "z", "gripper"}
     decisive = report["wrong_or_no_direction_where_expert_decisive"]["z"]
     assert decisive["of"] == int((np.abs(expert[:, 2]) >= 0.5).sum()) and 0 <= decisive["wrong"] <= decisive["of"]
+    carrying = expert[:, 3] > 0
+    by_phase = report["by_phase"]
+    assert by_phase["carrying"]["z"]["of"] == int((np.abs(expert[carrying, 2]) >= 0.5).sum())
+    assert by_phase["reaching"]["z"]["of"] + by_phase["carrying"]["z"]["of"] == decisive["of"]
+    assert by_phase["reaching"]["z"]["wrong"] + by_phase["carrying"]["z"]["wrong"] == decisive["wrong"]
     refused = subprocess.run(
         [sys.executable, os.path.join(ROOT, "scripts", "replay_demo_actions.py"), "--checkpoint",
          str(run_dir / "checkpoints" / "last.pth"), "--data", tiny_demo_file, "--skip", "50"],
