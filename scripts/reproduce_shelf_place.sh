@@ -97,5 +97,9 @@ TABLE=()
 for MODE in chunk ta; do
   if [[ -f "${RESULT}__${MODE}.json" ]]; then TABLE+=("${RESULT}__${MODE}.json"); fi
 done
-python scripts/results_table.py "${TABLE[@]}"
+if (( ${#TABLE[@]} )); then
+  python scripts/results_table.py "${TABLE[@]}"
+else
+  echo "no evaluation requested (EPISODES=0 and TA_EPISODES=0): trained only"
+fi
 echo "total wall time: $(( ($(date +%s) - START) / 60 )) min"

@@ -37,11 +37,12 @@ def test_recipe_goes_from_nothing_to_result_files(tmp_path):
     assert "| modified |" in done.stdout and "exists, skipping collection" not in done.stdout
 
     again = subprocess.run(
-        ["bash", script, "modified"], env=dict(env, STEPS="3", TA_EPISODES="0"), capture_output=True, text=True, check=False,
+        ["bash", script, "modified"], env=dict(env, STEPS="3", EPISODES="0", TA_EPISODES="0"), capture_output=True, text=True, check=False,
         timeout=900,
     )
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
-    assert "exists, skipping collection" in again.stdout
+    assert "exists, skipping collection" in again.stdout and "trained only" in again.stdout
+    assert not list((tmp_path / "results").glob("*__3steps__*.json"))
     assert torch.load(run / "checkpoints" / "last.pth", weights_only=True)["step"] == 3
 
 
