@@ -10,11 +10,11 @@ import sys
 
 import numpy as np
 
-from conftest import ROOT
 from envs.experts import expert_action, make_expert
 from envs.metaworld_wrapper import EnvConfig, MetaWorldEnv
 from training.policy import TemporalAggregator
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "scripts", "diag_state_bc.py")
 
 
