@@ -6,9 +6,10 @@ goal positions included, no images) to the next `--chunk_size` expert actions, o
 episodes of a demonstration file, then rolls it out on held-out seeds, executing each predicted
 chunk open-loop before predicting again (``--chunk_size 1`` is closed-loop control), or its first
 ``--query_freq`` actions, or every step with ACT's temporal aggregation (``--temporal_agg``,
-the same aggregator as the ACT policy). No rendering, so one run takes a minute or two on a CPU. It answers two questions that ACT runs cannot answer cheaply:
-do 50 scripted demos suffice for this task when perception is solved, and how much does executing
-k actions open-loop cost? Prints JSON (and writes it with ``--output``).
+the same aggregator as the ACT policy). No rendering, so one run takes a minute or two on a CPU.
+It answers two questions that ACT runs cannot answer cheaply: do 50 scripted demos suffice for
+this task when perception is solved, and how much does executing k actions open-loop cost?
+Prints JSON (and writes it with ``--output``).
 
     python scripts/diag_state_bc.py --data data/shelf-place-v3__behindGripper-96.hdf5 --chunk_size 1 10 25 50
 """
@@ -99,6 +100,7 @@ def rollout(raw_env, predict, seed: int, max_steps: int, query_freq: int, aggreg
     """
     import numpy as np
 
+    # MetaWorldEnv.reset(seed) does the same two calls, then renders its cameras: not needed here
     raw_env.seed(int(seed))
     state, _ = raw_env.reset()
     if aggregator is not None:
@@ -123,7 +125,6 @@ def rollout(raw_env, predict, seed: int, max_steps: int, query_freq: int, aggreg
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import numpy as np
-    import torch
 
     from envs.hdf5_demos import DemoFileError, read_episode, validate_demo_file
     from envs.metaworld_wrapper import ACTION_DIM, EVAL_SEED_OFFSET, EnvConfig, MetaWorldEnv
@@ -132,7 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     from training.evaluation import wilson_interval
     from training.policy import TemporalAggregator
 
-    torch.set_num_threads(1)
     try:
         info = validate_demo_file(args.data, check_data=False)
         train_episodes, _ = split_episodes(info.num_episodes, args.val_fraction, args.seed)
