@@ -9,6 +9,7 @@ The result is written to ``os.environ`` so worker processes inherit it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -54,10 +55,19 @@ def _probe(backend: str) -> str | None:
     return lines[-1] if lines else f"exit code {done.returncode}"
 
 
+def _mujoco_installed() -> bool:
+    try:
+        return importlib.util.find_spec("mujoco") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def select_gl_backend() -> str:
     """Sets ``MUJOCO_GL`` (and friends) to a working headless backend and returns its name.
 
-    A value the user already set is respected and not probed. Raises
+    A value the user already set is respected and not probed. Without MuJoCo installed
+    (a machine that only trains from demonstration files) there is nothing to set up and
+    "none" is returned. Raises
     `RenderBackendError` naming the packages to install when nothing works.
     """
     chosen = os.environ.get("MUJOCO_GL")
@@ -66,6 +76,8 @@ def select_gl_backend() -> str:
             os.environ.setdefault("EGL_PLATFORM", "surfaceless")
         os.environ.setdefault("PYOPENGL_PLATFORM", chosen if chosen in BACKEND_PACKAGES else "")
         return chosen
+    if not _mujoco_installed():
+        return "none"
     errors = {}
     for backend in ("egl", "osmesa"):
         error = _probe(backend)

@@ -34,13 +34,11 @@ import mujoco
 import numpy as np
 from metaworld.env_dict import ALL_V3_ENVIRONMENTS, ML1_ARGS_KWARGS
 
+from envs.seeds import COLLECTION_SEED_LIMIT, EVAL_SEED_OFFSET  # noqa: F401  (re-exported)
+
 # Cameras defined in every MetaWorld v3 task: five fixed, two mounted on the hand.
 CAMERA_NAMES = ("topview", "corner", "corner2", "corner3", "corner4", "behindGripper", "gripperPOV")
 
-# Collection uses episode seeds below this limit; evaluation defaults to seeds from
-# EVAL_SEED_OFFSET up, so held-out episodes never share a seed with a demonstration.
-COLLECTION_SEED_LIMIT = 1_000_000
-EVAL_SEED_OFFSET = 1_000_000
 
 QPOS_DIM = 4  # hand xyz + gripper opening
 ENV_STATE_DIM = 39
