@@ -13,7 +13,7 @@ import argparse
 import sys
 
 import _bootstrap  # noqa: F401
-from _cli import Parser, non_negative_float, non_negative_int, positive_int, stop_cleanly_on_signals
+from _cli import Parser, non_negative_int, positive_int, stop_cleanly_on_signals
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -23,7 +23,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--temporal_agg", action="store_true", help="temporal aggregation (query every step)")
     parser.add_argument("--query_freq", type=positive_int, default=None,
                         help="steps between model queries (default: chunk size, or 1 with --temporal_agg)")
-    parser.add_argument("--k", type=non_negative_float, default=0.01, help="temporal aggregation weight exp(-k*i)")
+    parser.add_argument(
+        "--k", type=float, default=0.01,
+        help="temporal aggregation weight exp(-k*i), i = 0 for the oldest prediction; > 0 favours older "
+        "predictions (ACT: 0.01), < 0 newer ones",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="episode i uses seed 1000000 + seed + i")
     parser.add_argument(
         "--on_demo_states", action="store_true",

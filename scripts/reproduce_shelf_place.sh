@@ -2,21 +2,25 @@
 # From nothing to the results table for one model, with the recipe measured in README.md (Results):
 #   bash scripts/reproduce_shelf_place.sh standard|modified [TASK]
 #
-# 1. 50 scripted demos over randomized initial states (cameras behindGripper + topview, 128 px);
-# 2. ACT width 256 / feed-forward 1024 / chunk 50, random shift ±6 px, STEPS optimiser steps at
-#    batch 8, a weight snapshot every 1000 steps (for scripts/learning_curve.py);
+# 1. 50 scripted demos over randomized initial states (camera behindGripper, 96 px);
+# 2. ACT width 256 / feed-forward 1024 / chunk 50, random shift ±4 px, lr 1e-4, a weight snapshot
+#    every 1000 steps (for scripts/learning_curve.py). The compute budget follows the device:
+#    on a GPU 14000 steps at batch 32 (the ~11-minute H200 run behind the README's best figures),
+#    on a CPU 12000 steps at batch 8 (fits the 2-hour budget of a 2-core machine);
 # 3. evaluation of the final weights (last.pth, not a checkpoint picked by validation loss) on
-#    EPISODES held-out episodes, with chunk execution, then with temporal aggregation (slow on a CPU).
-# Writes results/<task>__<model>__{ta,chunk}.json and prints the table. Every stage is resumable:
-# rerunning the command skips a finished collection and continues an unfinished training run.
-# Environment overrides: STEPS (4000), EPISODES (100), TA_EPISODES (= EPISODES), NUM_ENVS (5),
-# DEVICE (auto), SEED (0); for ablations CAMERAS ("behindGripper topview"), IMAGE_SIZE (128),
-# SHIFT (6), STATE_INPUT (qpos; env_state = privileged upper bound), BACKBONE_STRIDE (32; 16 stops
-# the ResNet after layer3 for a finer token grid), CHUNK (50, the actions predicted per query; chunk
-# execution runs all of them open-loop). A run that changes any of the last six gets its
-# own data file, run folder and result names (e.g. "__behindGripper-96-shift4"); a STEPS other than
-# 4000 adds "__<STEPS>steps" to the result names. OUT_DIR (repository root) is where data/, runs/
-# and results/ go; NUM_DEMOS (50) and MAX_STEPS (500) exist for the smoke test tests/test_recipe.py.
+#    EPISODES held-out episodes, with chunk execution, then with temporal aggregation.
+# Writes results/<task>__<model>__<tag>__<steps>steps__{chunk,ta}.json and prints the table. Every
+# stage is resumable: rerunning the command skips a finished collection and continues an
+# unfinished training run.
+# Environment overrides: DEVICE (auto), STEPS and BATCH (by device, above), EPISODES (100),
+# TA_EPISODES (= EPISODES), NUM_ENVS (5), SEED (0); for ablations CAMERAS ("behindGripper"),
+# IMAGE_SIZE (96), SHIFT (4), STATE_INPUT (qpos; env_state = privileged upper bound),
+# BACKBONE_STRIDE (32; 16 stops the ResNet after layer3 for a finer token grid), CHUNK (50, the
+# actions predicted per query; chunk execution runs all of them open-loop). Data files, run folders
+# and result names carry these settings (e.g. "__behindGripper-96-shift4", "-b32" for batch 32),
+# and a STEPS other than 4000 adds "__<STEPS>steps" to the result names. OUT_DIR (repository root)
+# is where data/, runs/ and results/ go; NUM_DEMOS (50) and MAX_STEPS (500) exist for the smoke
+# test tests/test_recipe.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=PASSIVE
@@ -27,17 +31,24 @@ if [[ "$MODEL" != "standard" && "$MODEL" != "modified" ]]; then
   echo "usage: $0 standard|modified [TASK]" >&2
   exit 2
 fi
-STEPS="${STEPS:-4000}"
 EPISODES="${EPISODES:-100}"
 TA_EPISODES="${TA_EPISODES:-$EPISODES}"
-CAMERAS="${CAMERAS:-behindGripper topview}"
-IMAGE_SIZE="${IMAGE_SIZE:-128}"
-SHIFT="${SHIFT:-6}"
+CAMERAS="${CAMERAS:-behindGripper}"
+IMAGE_SIZE="${IMAGE_SIZE:-96}"
+SHIFT="${SHIFT:-4}"
 STATE_INPUT="${STATE_INPUT:-qpos}"
 BACKBONE_STRIDE="${BACKBONE_STRIDE:-32}"
 CHUNK="${CHUNK:-50}"
 NUM_ENVS="${NUM_ENVS:-5}"
 DEVICE="${DEVICE:-auto}"
+if [[ "$DEVICE" == auto ]]; then
+  DEVICE="$(python -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')"
+fi
+if [[ "$DEVICE" == cuda ]]; then
+  STEPS="${STEPS:-14000}"; BATCH="${BATCH:-32}"; WORKERS=6; VAL_EVERY=2000
+else
+  STEPS="${STEPS:-12000}"; BATCH="${BATCH:-8}"; WORKERS=0; VAL_EVERY=500
+fi
 SEED="${SEED:-0}"
 P="${OUT_DIR:+${OUT_DIR%/}/}"  # path prefix of data/, runs/, results/
 NUM_DEMOS="${NUM_DEMOS:-50}"
@@ -45,21 +56,19 @@ MAX_STEPS="${MAX_STEPS:-500}"
 read -r -a CAMERA_LIST <<< "$CAMERAS"
 CAMERA_TAG="$(IFS=-; echo "${CAMERA_LIST[*]}")-${IMAGE_SIZE}"
 DATA="${P}data/${TASK}__${CAMERA_TAG}.hdf5"
-TAG=""  # empty for the recipe itself
-if [[ "$CAMERA_TAG" != "behindGripper-topview-128" || "$SHIFT" != 6 || "$STATE_INPUT" != qpos
-      || "$BACKBONE_STRIDE" != 32 || "$CHUNK" != 50 ]]; then
-  TAG="__${CAMERA_TAG}-shift${SHIFT}"
-  if [[ "$BACKBONE_STRIDE" != 32 ]]; then TAG="${TAG}-stride${BACKBONE_STRIDE}"; fi
-  if [[ "$CHUNK" != 50 ]]; then TAG="${TAG}-chunk${CHUNK}"; fi
-  if [[ "$STATE_INPUT" != qpos ]]; then TAG="${TAG}-${STATE_INPUT}"; fi
-fi
+TAG="__${CAMERA_TAG}-shift${SHIFT}"
+if [[ "$BACKBONE_STRIDE" != 32 ]]; then TAG="${TAG}-stride${BACKBONE_STRIDE}"; fi
+if [[ "$CHUNK" != 50 ]]; then TAG="${TAG}-chunk${CHUNK}"; fi
+if [[ "$STATE_INPUT" != qpos ]]; then TAG="${TAG}-${STATE_INPUT}"; fi
+if [[ "$BATCH" != 8 ]]; then TAG="${TAG}-b${BATCH}"; fi
 RUN="${P}runs/${TASK}__${MODEL}__recipe${TAG}__seed${SEED}"
 RESULT="${P}results/${TASK}__${MODEL}${TAG}"
-# a run continued past the default length keeps its folder (and step_<k>.pth snapshots) but writes
-# new result files, so the 4000-step results stay beside the longer run's
+# a run continued to more steps keeps its folder (and step_<k>.pth snapshots) but writes new
+# result files, so the shorter run's results stay beside the longer run's
 if [[ "$STEPS" != 4000 ]]; then RESULT="${RESULT}__${STEPS}steps"; fi
 START=$(date +%s)
 
+echo "device $DEVICE: $STEPS steps at batch $BATCH"
 echo "== 1/3 demonstrations: $DATA"
 if [[ ! -f "$DATA" ]]; then
   RESUME=()
@@ -75,10 +84,10 @@ if [[ -f "$RUN/checkpoints/last.pth" ]]; then
   python scripts/train_act_proper.py --resume "$RUN" --model "$MODEL" --steps "$STEPS"
 else
   python scripts/train_act_proper.py --model "$MODEL" --data "$DATA" --cameras "${CAMERA_LIST[@]}" \
-    --steps "$STEPS" --batch_size 8 --lr 1e-4 --lr_backbone 1e-4 --chunk_size "$CHUNK" --hidden_dim 256 \
+    --steps "$STEPS" --batch_size "$BATCH" --lr 1e-4 --lr_backbone 1e-4 --chunk_size "$CHUNK" --hidden_dim 256 \
     --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" \
-    --backbone_stride "$BACKBONE_STRIDE" --val_every 500 --save_every 1000 --seed "$SEED" \
-    --device "$DEVICE" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
+    --backbone_stride "$BACKBONE_STRIDE" --val_every "$VAL_EVERY" --save_every 1000 --seed "$SEED" \
+    --device "$DEVICE" --num_workers "$WORKERS" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
 fi
 
 echo "== 3/3 evaluation on held-out episodes: $EPISODES chunk execution, $TA_EPISODES temporal aggregation"

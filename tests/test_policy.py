@@ -96,8 +96,9 @@ def offline_vote(history: list[tuple[int, np.ndarray]], step: int, chunk_size: i
     return (weights[:, None] * np.stack(covering)).sum(0) / weights.sum()
 
 
-def test_online_aggregator_equals_offline_weighted_average():
-    num_envs, chunk_size, action_dim, k, num_steps = 3, 5, 3, 0.3, 23
+@pytest.mark.parametrize("k", [0.3, -0.7])  # older predictions favoured, then newer ones
+def test_online_aggregator_equals_offline_weighted_average(k):
+    num_envs, chunk_size, action_dim, num_steps = 3, 5, 3, 23
     query_every = [1, 2, 5]  # env e gets a new chunk every query_every[e] steps
     rng = np.random.default_rng(0)
     aggregator = TemporalAggregator(num_envs, chunk_size, action_dim, k)
@@ -113,6 +114,15 @@ def test_online_aggregator_equals_offline_weighted_average():
         for env in range(num_envs):
             np.testing.assert_allclose(online[env], offline_vote(history[env], step, chunk_size, k), rtol=1e-12)
     assert aggregator.chunks.shape == buffer_shape == (num_envs, chunk_size, chunk_size, action_dim)
+
+
+def test_negative_k_follows_the_newest_prediction():
+    aggregator = TemporalAggregator(num_envs=1, chunk_size=4, action_dim=1, k=-8.0)
+    for step, value in enumerate((1.0, 2.0, 3.0)):
+        aggregator.add(np.full((1, 4, 1), value), steps=step)
+    assert aggregator.action(2)[0, 0] == pytest.approx(3.0, abs=1e-3)
+    with pytest.raises(ValueError, match="k must be in"):
+        TemporalAggregator(num_envs=1, chunk_size=4, action_dim=1, k=float("inf"))
 
 
 def test_aggregator_refuses_a_step_no_chunk_covers():

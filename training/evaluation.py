@@ -94,8 +94,9 @@ class EvalConfig:
             raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
         if self.query_freq is not None and self.query_freq < 1:
             raise ValueError(f"query_freq must be >= 1 (at most the chunk size), got {self.query_freq}")
-        if not self.k >= 0:
-            raise ValueError(f"k must be >= 0, got {self.k}")
+        from training.policy import check_temporal_agg_k
+
+        check_temporal_agg_k(self.k)
         if self.num_videos < 0:
             raise ValueError(f"num_videos must be >= 0, got {self.num_videos}")
         if self.num_videos > 0 and not self.video_dir:

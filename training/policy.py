@@ -23,6 +23,7 @@ The latent z is 0 at inference (the model's own inference path), so the policy i
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -56,6 +57,16 @@ def _as_steps(steps: int | np.ndarray, num_envs: int) -> np.ndarray:
     return steps
 
 
+K_LIMIT = 10.0  # |k| bound: exp(K_LIMIT * (chunk_size - 1)) stays finite in float64 for chunks up to 70
+
+
+def check_temporal_agg_k(k: float) -> None:
+    if not (math.isfinite(k) and abs(k) <= K_LIMIT):
+        raise ValueError(
+            f"k must be in [-{K_LIMIT:g}, {K_LIMIT:g}] (> 0 favours older predictions, < 0 newer), got {k}"
+        )
+
+
 class TemporalAggregator:
     """Per-environment temporal ensembling of overlapping action chunks, in bounded memory.
 
@@ -63,7 +74,9 @@ class TemporalAggregator:
     ``s % S``, which a later chunk overwrites only once the old one can no longer cover the current
     step. `action(steps)` averages, for each environment, every stored chunk covering its current
     step with weight ``exp(-k * i)``, where ``i`` ranks the covering chunks by prediction time,
-    ``i = 0`` for the oldest (as in ACT: older predictions weigh more, which smooths the motion).
+    ``i = 0`` for the oldest. ``k > 0`` weighs older predictions more, which smooths the motion
+    (ACT's choice, k = 0.01); ``k = 0`` is a plain average; ``k < 0`` weighs the newest predictions
+    more, which reacts faster to what the cameras see now.
     """
 
     def __init__(self, num_envs: int, chunk_size: int, action_dim: int, k: float = 0.01) -> None:
@@ -71,8 +84,7 @@ class TemporalAggregator:
             raise ValueError(
                 f"num_envs, chunk_size and action_dim must be >= 1, got {num_envs}, {chunk_size}, {action_dim}"
             )
-        if not k >= 0:
-            raise ValueError(f"k must be >= 0 (0 = plain average), got {k}")
+        check_temporal_agg_k(k)
         self.num_envs = num_envs
         self.chunk_size = chunk_size
         self.action_dim = action_dim
@@ -238,8 +250,7 @@ class ACTPolicy:
                 f"query_freq must be in [1, chunk_size={self.chunk_size}] (a chunk holds {self.chunk_size} actions), "
                 f"got {query_freq}"
             )
-        if not k >= 0:
-            raise ValueError(f"k must be >= 0, got {k}")
+        check_temporal_agg_k(k)
         self.temporal_agg = bool(temporal_agg)
         self.query_freq = int(query_freq)
         self.k = float(k)
