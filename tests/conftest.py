@@ -12,6 +12,8 @@ if ROOT not in sys.path:
 
 import pytest
 
+import training  # noqa: F401  (loads torchvision before any fixture makes a GL context)
+
 TINY_TASK = "shelf-place-v3"
 TINY_CAMERAS = ("behindGripper",)
 TINY_IMAGE_SIZE = 64
