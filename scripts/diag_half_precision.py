@@ -37,14 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, DemoFileError) as error:
         parser.error(str(error))
     full = ACTPolicy.from_checkpoint(checkpoint)
+    missing = [camera for camera in full.cameras if camera not in info.cameras]
+    if missing:
+        parser.error(f"{args.data} has no camera {missing}; the checkpoint needs {list(full.cameras)}")
     checkpoint["model_state"] = {
         name: tensor.half().float() if tensor.is_floating_point() else tensor
         for name, tensor in checkpoint["model_state"].items()
     }
     half = ACTPolicy.from_checkpoint(checkpoint)
-    missing = [camera for camera in full.cameras if camera not in info.cameras]
-    if missing:
-        parser.error(f"{args.data} has no camera {missing}; the checkpoint needs {list(full.cameras)}")
     qpos, images = [], []
     for index in range(0, info.num_episodes, 5):
         episode = read_episode(args.data, index)

@@ -57,7 +57,7 @@ def _as_steps(steps: int | np.ndarray, num_envs: int) -> np.ndarray:
     return steps
 
 
-K_LIMIT = 10.0  # |k| bound: exp(K_LIMIT * (chunk_size - 1)) stays finite in float64 for chunks up to 70
+K_LIMIT = 10.0  # beyond |k| = 10 the weights already pick a single chunk (exp(-10) ≈ 5e-5)
 
 
 def check_temporal_agg_k(k: float) -> None:
@@ -134,7 +134,10 @@ class TemporalAggregator:
         # Rank of each covering chunk among the covering ones, oldest first: count older covering chunks.
         older = self.start_steps[:, None, :] < self.start_steps[:, :, None]  # (E, S slots, S slots)
         rank = (older & covering[:, None, :]).sum(axis=2)  # (E, S slots)
-        weights = np.where(covering, np.exp(-self.k * rank), 0.0)  # (E, S slots)
+        # exp(-k * rank) scaled by its largest covering value, so that no chunk size or k overflows
+        exponents = np.where(covering, -self.k * rank, -np.inf)  # (E, S slots)
+        top = exponents.max(axis=1, keepdims=True)  # (E, 1)
+        weights = np.exp(exponents - np.where(np.isfinite(top), top, 0.0))  # (E, S slots), 0 where not covering
         weights[mask] /= weights[mask].sum(axis=1, keepdims=True)
         picked = np.take_along_axis(
             self.chunks, np.clip(offsets, 0, self.chunk_size - 1)[:, :, None, None], axis=2
