@@ -52,6 +52,10 @@ class CollectConfig:
     overwrite: bool = False  # replace an existing output file
     resume: bool = False  # continue an interrupted run's .partial file
     max_attempts: int = 0  # seeds to try before giving up; 0 = 2 * num_demos + 20
+    # DART-style noise injection: the executed hand motion is expert + N(0, action_noise²) per step
+    # (x, y, z only; the gripper command is left clean), while the recorded label stays the clean
+    # expert action, so the data shows the expert correcting small drifts. 0 = clean demonstrations.
+    action_noise: float = 0.0
 
     def __post_init__(self) -> None:
         check_task(self.task)
@@ -62,6 +66,8 @@ class CollectConfig:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
         if self.steps_after_success < 0:
             raise ValueError(f"steps_after_success must be >= 0, got {self.steps_after_success}")
+        if not 0.0 <= self.action_noise <= 1.0:
+            raise ValueError(f"action_noise must be in [0, 1] (actions live in [-1, 1]), got {self.action_noise}")
         if self.max_attempts == 0:
             self.max_attempts = 2 * self.num_demos + 20
         if self.max_attempts < self.num_demos:
@@ -78,24 +84,33 @@ class CollectConfig:
         )
 
 
-def run_expert_episode(env: MetaWorldEnv, expert: Any, seed: int, steps_after_success: int) -> dict[str, Any]:
+def run_expert_episode(
+    env: MetaWorldEnv, expert: Any, seed: int, steps_after_success: int, action_noise: float = 0.0
+) -> dict[str, Any]:
     """Rolls the expert out from the initial state of `seed`.
 
     Records (observation_t, action_t) pairs until `steps_after_success` steps after
     the first success, or until the episode limit. ``success`` says whether it succeeded.
+    With ``action_noise > 0`` the env executes the expert's action plus Gaussian noise on the hand
+    motion (drawn from a generator seeded by `seed`), and ``actions`` still holds the clean labels.
     """
     obs = env.reset(seed)
     initial = env.initial_positions()
+    noise_rng = np.random.default_rng([seed, 7919])  # reproducible per episode, independent of the env's
     record: dict[str, Any] = {"qpos": [], "env_state": [], "actions": [], "images": {c: [] for c in obs["images"]}}
     first_success_step = -1
     for step in range(env.config.max_steps):
-        action = expert_action(expert, obs["env_state"])
+        action = expert_action(expert, obs["env_state"])  # (4,) clean label
         record["qpos"].append(obs["qpos"])
         record["env_state"].append(obs["env_state"])
         record["actions"].append(action)
         for camera, image in obs["images"].items():
             record["images"][camera].append(image)
-        obs, _, success, _ = env.step(action)
+        executed = action
+        if action_noise > 0:
+            executed = action.copy()
+            executed[:3] += noise_rng.normal(0.0, action_noise, size=3)  # x, y, z only
+        obs, _, success, _ = env.step(executed)
         if success and first_success_step < 0:
             first_success_step = step
         if first_success_step >= 0 and step - first_success_step >= steps_after_success:
@@ -117,7 +132,9 @@ def run_expert_episode(env: MetaWorldEnv, expert: Any, seed: int, steps_after_su
 _worker_state: dict[str, Any] = {}
 
 
-def _worker_init(env_config: EnvConfig, steps_after_success: int, single_threaded_gl: bool = False) -> None:
+def _worker_init(
+    env_config: EnvConfig, steps_after_success: int, action_noise: float = 0.0, single_threaded_gl: bool = False
+) -> None:
     if single_threaded_gl:
         # Mesa's software rasteriser (llvmpipe) spreads one render over every core; with one
         # worker process per core that oversubscribes the CPU, so each worker renders on one thread.
@@ -125,18 +142,20 @@ def _worker_init(env_config: EnvConfig, steps_after_success: int, single_threade
     _worker_state["env"] = MetaWorldEnv(env_config)
     _worker_state["expert"] = make_expert(env_config.task)
     _worker_state["steps_after_success"] = steps_after_success
+    _worker_state["action_noise"] = action_noise
 
 
 def _worker_episode(seed: int) -> dict[str, Any]:
     return run_expert_episode(
-        _worker_state["env"], _worker_state["expert"], seed, _worker_state["steps_after_success"]
+        _worker_state["env"], _worker_state["expert"], seed, _worker_state["steps_after_success"],
+        _worker_state["action_noise"],
     )
 
 
 def _episodes(config: CollectConfig, seeds: list[int]) -> Iterator[dict[str, Any]]:
     """Yields episodes in seed order, from this process or from a pool of workers."""
     if config.workers == 1:
-        _worker_init(config.env_config(), config.steps_after_success)
+        _worker_init(config.env_config(), config.steps_after_success, config.action_noise)
         try:
             for seed in seeds:
                 yield _worker_episode(seed)
@@ -148,7 +167,10 @@ def _episodes(config: CollectConfig, seeds: list[int]) -> Iterator[dict[str, Any
     with context.Pool(
         config.workers,
         initializer=_worker_init,
-        initargs=(config.env_config(), config.steps_after_success, config.workers >= (os.cpu_count() or 1)),
+        initargs=(
+            config.env_config(), config.steps_after_success, config.action_noise,
+            config.workers >= (os.cpu_count() or 1),
+        ),
     ) as pool:
         yield from pool.imap(_worker_episode, seeds, chunksize=1)
         pool.terminate()
@@ -161,6 +183,7 @@ def file_attributes(config: CollectConfig, command: str) -> dict[str, Any]:
         "image_size": config.image_size,
         "fast_render": config.fast_render,
         "steps_after_success": config.steps_after_success,
+        "action_noise": config.action_noise,
         "qpos_dim": QPOS_DIM,
         "env_state_dim": ENV_STATE_DIM,
         "action_dim": ACTION_DIM,

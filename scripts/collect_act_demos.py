@@ -27,6 +27,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--steps_after_success", type=non_negative_int, default=20,
         help="steps kept after the first success so a policy learns to finish (default 20)",
     )
+    parser.add_argument(
+        "--action_noise", type=float, default=0.0,
+        help="std of Gaussian noise added to the executed hand motion (labels stay the clean expert "
+        "actions; DART-style, teaches recovery). 0 = clean demos",
+    )
     parser.add_argument("--max_attempts", type=non_negative_int, default=0, help="seeds to try (0: 2*num_demos+20)")
     parser.add_argument("--render_shadows", action="store_true", help="render with MuJoCo's shadows and reflections (slower)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -55,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             overwrite=args.overwrite,
             resume=args.resume,
             max_attempts=args.max_attempts,
+            action_noise=args.action_noise,
         )
         summary = collect_demos(config, command=" ".join(["python"] + sys.argv), progress=not args.quiet)
     except (TaskNameError, ValueError, OutputExistsError, DemoFileError, RenderBackendError, RuntimeError) as error:

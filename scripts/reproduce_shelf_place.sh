@@ -15,6 +15,8 @@
 # Environment overrides: DEVICE (auto), STEPS and BATCH (by device, above), EPISODES (100),
 # TA_EPISODES (= EPISODES), NUM_ENVS (5), SEED (0); for ablations CAMERAS ("behindGripper"),
 # IMAGE_SIZE (96), SHIFT (4), STATE_INPUT (qpos; env_state = privileged upper bound),
+# ACTION_NOISE (0; e.g. 0.3 collects DART-style demos: the env executes the expert's hand motion
+# plus Gaussian noise of that std, the labels stay the clean expert actions),
 # BACKBONE_STRIDE (32; 16 stops the ResNet after layer3 for a finer token grid), CHUNK (50, the
 # actions predicted per query; chunk execution runs all of them open-loop). Data files, run folders
 # and result names carry these settings (e.g. "__behindGripper-96-shift4", "-b32" for batch 32),
@@ -39,6 +41,7 @@ SHIFT="${SHIFT:-4}"
 STATE_INPUT="${STATE_INPUT:-qpos}"
 BACKBONE_STRIDE="${BACKBONE_STRIDE:-32}"
 CHUNK="${CHUNK:-50}"
+ACTION_NOISE="${ACTION_NOISE:-0}"
 NUM_ENVS="${NUM_ENVS:-5}"
 DEVICE="${DEVICE:-auto}"
 if [[ "$DEVICE" == auto ]]; then
@@ -55,8 +58,10 @@ NUM_DEMOS="${NUM_DEMOS:-50}"
 MAX_STEPS="${MAX_STEPS:-500}"
 read -r -a CAMERA_LIST <<< "$CAMERAS"
 CAMERA_TAG="$(IFS=-; echo "${CAMERA_LIST[*]}")-${IMAGE_SIZE}"
-DATA="${P}data/${TASK}__${CAMERA_TAG}.hdf5"
-TAG="__${CAMERA_TAG}-shift${SHIFT}"
+NOISE_TAG=""
+if [[ "$ACTION_NOISE" != 0 ]]; then NOISE_TAG="-noise${ACTION_NOISE}"; fi
+DATA="${P}data/${TASK}__${CAMERA_TAG}${NOISE_TAG}.hdf5"
+TAG="__${CAMERA_TAG}${NOISE_TAG}-shift${SHIFT}"
 if [[ "$BACKBONE_STRIDE" != 32 ]]; then TAG="${TAG}-stride${BACKBONE_STRIDE}"; fi
 if [[ "$CHUNK" != 50 ]]; then TAG="${TAG}-chunk${CHUNK}"; fi
 if [[ "$STATE_INPUT" != qpos ]]; then TAG="${TAG}-${STATE_INPUT}"; fi
@@ -74,7 +79,7 @@ if [[ ! -f "$DATA" ]]; then
   RESUME=()
   [[ -f "$DATA.partial" ]] && RESUME=(--resume)
   python scripts/collect_act_demos.py --task "$TASK" --num_demos "$NUM_DEMOS" --cameras "${CAMERA_LIST[@]}" \
-    --image_size "$IMAGE_SIZE" --workers 2 --output "$DATA" "${RESUME[@]}"
+    --image_size "$IMAGE_SIZE" --action_noise "$ACTION_NOISE" --workers 2 --output "$DATA" "${RESUME[@]}"
 else
   echo "exists, skipping collection"
 fi

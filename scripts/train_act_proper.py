@@ -48,6 +48,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch_size", type=positive_int, default=8)
     parser.add_argument("--lr", type=positive_float, default=1e-4)
     parser.add_argument("--lr_backbone", type=positive_float, default=1e-4)
+    parser.add_argument(
+        "--lr_schedule", choices=["constant", "cosine"], default="constant",
+        help="constant (ACT's default) or cosine decay to --lr_min_ratio × lr at the last step",
+    )
+    parser.add_argument("--lr_min_ratio", type=non_negative_float, default=0.1, help="cosine: final lr / initial lr")
+    parser.add_argument("--warmup_steps", type=non_negative_int, default=0, help="linear lr warm-up steps")
     parser.add_argument("--weight_decay", type=non_negative_float, default=1e-4)
     parser.add_argument("--grad_clip", type=positive_float, default=10.0)
     parser.add_argument("--augment_shift", type=non_negative_int, default=4, help="random-shift augmentation, pixels (0 = off)")
@@ -100,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
                 lr=args.lr,
                 lr_backbone=args.lr_backbone,
                 weight_decay=args.weight_decay,
+                lr_schedule=args.lr_schedule,
+                lr_min_ratio=args.lr_min_ratio,
+                warmup_steps=args.warmup_steps,
                 grad_clip=args.grad_clip,
                 augment_shift=args.augment_shift,
                 val_fraction=args.val_fraction,

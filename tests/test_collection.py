@@ -72,6 +72,30 @@ def test_two_workers_collect_the_same_episodes(tiny_demo_file, tmp_path):
         np.testing.assert_array_equal(a["images"]["behindGripper"], b["images"]["behindGripper"])
 
 
+def test_noise_injection_keeps_clean_expert_labels(tiny_demo_file):
+    """action_noise perturbs what the env executes, never the recorded labels, and is reproducible."""
+    from envs.collection import run_expert_episode
+    from envs.experts import expert_action, make_expert
+
+    clean = read_episode(tiny_demo_file, 0, with_images=False)
+    expert = make_expert("shelf-place-v3")
+    with MetaWorldEnv(EnvConfig(task="shelf-place-v3", cameras=("behindGripper",), image_size=16, max_steps=40)) as env:
+        noisy = run_expert_episode(env, expert, int(clean["seed"]), steps_after_success=0, action_noise=0.3)
+        again = run_expert_episode(env, expert, int(clean["seed"]), steps_after_success=0, action_noise=0.3)
+    np.testing.assert_array_equal(noisy["env_state"], again["env_state"])  # seeded noise
+    np.testing.assert_array_equal(noisy["env_state"][0], clean["env_state"][0])  # same initial state
+    # the hand went elsewhere than in the clean demo ...
+    assert np.abs(noisy["env_state"][1:40, :3] - clean["env_state"][1:40, :3]).max() > 1e-3
+    # ... and every label is the clean expert's answer to the state actually visited
+    for state, label in zip(noisy["env_state"], noisy["actions"], strict=True):
+        np.testing.assert_array_equal(label, expert_action(expert, state))
+
+
+def test_action_noise_out_of_range_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="action_noise"):
+        CollectConfig(output=str(tmp_path / "x.hdf5"), action_noise=1.5)
+
+
 def _copy(src: str, dst) -> str:
     shutil.copy(src, dst)
     return str(dst)
@@ -142,6 +166,7 @@ def _run_script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess
         (["--num_demos", "0"], "must be a positive integer"),
         (["--image_size", "-8"], "at least 16 pixels"),
         (["--workers", "0"], "must be a positive integer"),
+        (["--action_noise", "-0.1"], "action_noise must be in [0, 1]"),
     ],
 )
 def test_bad_arguments_give_a_message_not_a_traceback(args, expected, tmp_path):

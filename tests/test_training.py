@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -159,6 +160,35 @@ def test_resume_reproduces_uninterrupted_losses(tiny_demo_file, tmp_path):
     resumed.run(progress=False)
     assert train_losses(stopped_dir) == train_losses(straight)
     assert len(train_losses(stopped_dir)) == 6
+
+
+def test_cosine_schedule_with_warmup_sets_both_learning_rates(tiny_demo_file, tmp_path):
+    config = tiny_train_config(
+        tiny_demo_file, tmp_path, steps=8, lr=2e-4, lr_backbone=1e-4, lr_schedule="cosine", lr_min_ratio=0.1,
+        warmup_steps=2,
+    )
+    factors = [config.lr_factor(step) for step in range(8)]
+    assert factors[:3] == [0.5, 1.0, 1.0]  # warm-up, then the cosine starts at 1
+    assert all(a >= b for a, b in zip(factors[1:], factors[2:]))  # never rises after warm-up
+    assert factors[-1] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 5 / 6)))
+    assert config.lr_factor(8) == pytest.approx(0.1)  # the end of the schedule is lr_min_ratio
+    trainer = Trainer.start(config, TINY_MODEL)
+    run_dir = trainer.run(progress=False)
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        logged = {r["step"]: r["train/lr"] for r in map(json.loads, f) if "train/lr" in r}
+    # the record at step s holds the lr of the update that made step s
+    assert logged == {s: pytest.approx(2e-4 * factors[s - 1]) for s in range(1, 9)}
+    assert trainer.optimizer.param_groups[1]["lr"] == pytest.approx(1e-4 * factors[-1])
+    constant = tiny_train_config(tiny_demo_file, tmp_path)
+    assert {constant.lr_factor(step) for step in range(6)} == {1.0}
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"lr_schedule": "linear"}, {"lr_min_ratio": 1.5}, {"warmup_steps": 6}, {"warmup_steps": -1}]
+)
+def test_bad_schedule_settings_are_refused(tiny_demo_file, tmp_path, overrides):
+    with pytest.raises(TrainSetupError):
+        tiny_train_config(tiny_demo_file, tmp_path, **overrides)
 
 
 def test_overfits_one_fixed_batch(tiny_demo_file, tmp_path):

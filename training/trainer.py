@@ -45,6 +45,7 @@ from training.loss import act_loss
 from training.normalizer import Normalizer, normalize_images
 
 SELECT_BEST = ("val_loss", "success")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 class TrainSetupError(ValueError):
@@ -63,6 +64,9 @@ class TrainConfig:
     batch_size: int = 8  # windows per step (ACT paper: 8)
     lr: float = 1e-4  # AdamW learning rate of the transformer and heads
     lr_backbone: float = 1e-4  # AdamW learning rate of the ResNet backbone
+    lr_schedule: str = "constant"  # "constant" (ACT's) or "cosine": decays both lrs to lr_min_ratio × lr by `steps`
+    lr_min_ratio: float = 0.1  # cosine: final lr as a share of the initial lr
+    warmup_steps: int = 0  # linear warm-up from 0 over the first steps (any schedule)
     weight_decay: float = 1e-4  # AdamW weight decay (ACT paper: 1e-4)
     grad_clip: float = 10.0  # max global gradient norm
     augment_shift: int = 4  # random-shift augmentation in pixels (0 = off)
@@ -97,6 +101,12 @@ class TrainConfig:
                 raise TrainSetupError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.save_every < 0:
             raise TrainSetupError(f"save_every must be >= 0, got {self.save_every}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise TrainSetupError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if not 0.0 <= self.lr_min_ratio <= 1.0 or not 0 <= self.warmup_steps < self.steps:
+            raise TrainSetupError(
+                f"need 0 <= lr_min_ratio <= 1 and 0 <= warmup_steps < steps, got {self.lr_min_ratio} and {self.warmup_steps}"
+            )
         for name in ("lr", "lr_backbone"):
             if not getattr(self, name) > 0:
                 raise TrainSetupError(f"{name} must be positive, got {getattr(self, name)}")
@@ -106,6 +116,16 @@ class TrainConfig:
             raise TrainSetupError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise TrainSetupError("device=cuda asked for, but torch sees no CUDA GPU; use --device cpu")
+
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of the base learning rates for optimiser step `step` (0-based): a pure function
+        of the step, so a resumed run continues the same schedule without saved scheduler state."""
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        if self.lr_schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps))
+        return self.lr_min_ratio + (1.0 - self.lr_min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     def resolved_device(self) -> torch.device:
         if self.device == "auto":
@@ -321,6 +341,9 @@ class Trainer:
         inputs = self._to_model_inputs(batch, augment=True, step=self.step)
         losses = self.compute_loss(inputs)
         self.optimizer.zero_grad(set_to_none=True)
+        factor = self.config.lr_factor(self.step)
+        for group, base_lr in zip(self.optimizer.param_groups, (self.config.lr, self.config.lr_backbone), strict=True):
+            group["lr"] = base_lr * factor
         losses["loss"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
