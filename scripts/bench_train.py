@@ -10,6 +10,7 @@ tensors of the right shapes: this measures the model, not data loading.
 
     python scripts/bench_train.py                # all configurations
     python scripts/bench_train.py --steps 5      # quicker, noisier
+    python scripts/bench_train.py --configs small_96px_chunk50 --amp off bf16   # bfloat16 autocast
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ CONFIGS = {
 }
 
 
-def measure(name: str, device_name: str, steps: int, batch_size: int) -> dict:
+def measure(name: str, device_name: str, steps: int, batch_size: int, amp: str = "off") -> dict:
     import resource
 
     import torch
@@ -73,8 +74,9 @@ def measure(name: str, device_name: str, steps: int, batch_size: int) -> dict:
         if step == 2:
             sync()
             start = time.perf_counter()
-        pred, mu, logvar = model(qpos, images, actions, is_pad)
-        loss = act_loss(pred, actions, is_pad, mu, logvar, config.kl_weight)["loss"]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp == "bf16"):  # as the trainer's --amp
+            pred, mu, logvar = model(qpos, images, actions, is_pad)
+        loss = act_loss(pred.float(), actions, is_pad, mu.float(), logvar.float(), config.kl_weight)["loss"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -83,6 +85,7 @@ def measure(name: str, device_name: str, steps: int, batch_size: int) -> dict:
     result = {
         "config": name,
         "device": device_name,
+        "amp": amp,
         "parameters_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 1),
         "train_step_s": round(train_s, 3),
         "train_samples_per_s": round(batch_size / train_s, 1),
@@ -111,10 +114,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="timed training steps per configuration")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    parser.add_argument("--one", nargs=2, metavar=("CONFIG", "DEVICE"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--amp", nargs="+", default=["off"], choices=["off", "bf16"],
+        help="training precision(s) to measure; bf16 = the trainer's --amp bf16 (inference stays fp32)",
+    )
+    parser.add_argument("--one", nargs=3, metavar=("CONFIG", "DEVICE", "AMP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one[0], args.one[1], args.steps, args.batch_size)))
+        print(json.dumps(measure(args.one[0], args.one[1], args.steps, args.batch_size, args.one[2])))
         return
     import torch
 
@@ -122,15 +129,18 @@ def main() -> None:
     results = []
     for device in devices:
         for name in args.configs:
-            done = subprocess.run(
-                [sys.executable, __file__, "--one", name, device, "--steps", str(args.steps),
-                 "--batch_size", str(args.batch_size)],
-                capture_output=True, text=True, check=False,
-            )
-            if done.returncode != 0:
-                results.append({"config": name, "device": device, "error": done.stderr.strip().splitlines()[-1:]})
-            else:
-                results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            for amp in args.amp:
+                done = subprocess.run(
+                    [sys.executable, __file__, "--one", name, device, amp, "--steps", str(args.steps),
+                     "--batch_size", str(args.batch_size)],
+                    capture_output=True, text=True, check=False,
+                )
+                if done.returncode != 0:
+                    results.append(
+                        {"config": name, "device": device, "amp": amp, "error": done.stderr.strip().splitlines()[-1:]}
+                    )
+                else:
+                    results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     print(json.dumps({
         "batch_size": args.batch_size,
         "torch": torch.__version__,

@@ -46,6 +46,7 @@ from training.normalizer import Normalizer, normalize_images
 
 SELECT_BEST = ("val_loss", "success")
 LR_SCHEDULES = ("constant", "cosine")
+AMP_MODES = ("off", "bf16")
 
 
 class TrainSetupError(ValueError):
@@ -68,6 +69,7 @@ class TrainConfig:
     lr_min_ratio: float = 0.1  # cosine: final lr as a share of the initial lr
     warmup_steps: int = 0  # linear warm-up from 0 over the first steps (any schedule)
     weight_decay: float = 1e-4  # AdamW weight decay (ACT paper: 1e-4)
+    amp: str = "off"  # "bf16": forward pass under bfloat16 autocast (weights, optimiser and loss stay fp32)
     grad_clip: float = 10.0  # max global gradient norm
     augment_shift: int = 4  # random-shift augmentation in pixels (0 = off)
     val_fraction: float = 0.1  # share of episodes held out for validation loss
@@ -101,6 +103,8 @@ class TrainConfig:
                 raise TrainSetupError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.save_every < 0:
             raise TrainSetupError(f"save_every must be >= 0, got {self.save_every}")
+        if self.amp not in AMP_MODES:
+            raise TrainSetupError(f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise TrainSetupError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if not 0.0 <= self.lr_min_ratio <= 1.0 or not 0 <= self.warmup_steps < self.steps:
@@ -333,7 +337,11 @@ class Trainer:
         }
 
     def compute_loss(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        pred, mu, logvar = self.model(inputs["qpos"], inputs["images"], inputs["action_chunk"], inputs["is_pad"])
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.amp == "bf16"):
+            pred, mu, logvar = self.model(inputs["qpos"], inputs["images"], inputs["action_chunk"], inputs["is_pad"])
+        if self.config.amp != "off":  # the loss in fp32 whatever the forward pass ran in
+            pred = pred.float()
+            mu, logvar = (None, None) if mu is None else (mu.float(), logvar.float())
         return act_loss(pred, inputs["action_chunk"], inputs["is_pad"], mu, logvar, self.model_config.kl_weight)
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
