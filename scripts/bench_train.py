@@ -48,7 +48,7 @@ def measure(name: str, device_name: str, steps: int, batch_size: int, amp: str =
     import torch
 
     from models import ACTConfig, build_model
-    from training.loss import act_loss
+    from training.loss import forward_and_loss
 
     device = torch.device(device_name)
     config = ACTConfig(**CONFIGS[name])
@@ -74,9 +74,7 @@ def measure(name: str, device_name: str, steps: int, batch_size: int, amp: str =
         if step == 2:
             sync()
             start = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp == "bf16"):  # as the trainer's --amp
-            pred, mu, logvar = model(qpos, images, actions, is_pad)
-        loss = act_loss(pred.float(), actions, is_pad, mu.float(), logvar.float(), config.kl_weight)["loss"]
+        loss = forward_and_loss(model, qpos, images, actions, is_pad, config.kl_weight, amp)["loss"]  # as the trainer
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -52,3 +52,22 @@ def act_loss(
         pred_actions.new_zeros(()) if mu is None else kl_to_standard_normal(mu, logvar)
     )  # ()
     return {"loss": l1 + kl_weight * kl, "l1": l1, "kl": kl}
+
+
+def forward_and_loss(
+    model: torch.nn.Module,
+    qpos: Tensor,
+    images: Tensor,
+    action_chunk: Tensor,
+    is_pad: Tensor,
+    kl_weight: float,
+    amp: str = "off",
+) -> dict[str, Tensor]:
+    """One training forward pass and its `act_loss`. With ``amp="bf16"`` the model runs under
+    bfloat16 autocast and the loss is computed in fp32 from its outputs cast back."""
+    with torch.autocast(qpos.device.type, dtype=torch.bfloat16, enabled=amp == "bf16"):
+        pred, mu, logvar = model(qpos, images, action_chunk, is_pad)  # (B, S, A), (B, L), (B, L)
+    if amp != "off":
+        pred = pred.float()
+        mu, logvar = (None, None) if mu is None else (mu.float(), logvar.float())
+    return act_loss(pred, action_chunk, is_pad, mu, logvar, kl_weight)

@@ -41,7 +41,7 @@ from training.atomic import atomic_path, write_json, write_text
 from training.augment import random_shift
 from training.checkpoint import CheckpointError, code_version, load_checkpoint, save_checkpoint
 from training.dataset import STATE_INPUTS, EpisodeWindowDataset, StepBatchSampler, fit_normalizer, split_episodes
-from training.loss import act_loss
+from training.loss import forward_and_loss
 from training.normalizer import Normalizer, normalize_images
 
 SELECT_BEST = ("val_loss", "success")
@@ -337,12 +337,10 @@ class Trainer:
         }
 
     def compute_loss(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.amp == "bf16"):
-            pred, mu, logvar = self.model(inputs["qpos"], inputs["images"], inputs["action_chunk"], inputs["is_pad"])
-        if self.config.amp != "off":  # the loss in fp32 whatever the forward pass ran in
-            pred = pred.float()
-            mu, logvar = (None, None) if mu is None else (mu.float(), logvar.float())
-        return act_loss(pred, inputs["action_chunk"], inputs["is_pad"], mu, logvar, self.model_config.kl_weight)
+        return forward_and_loss(
+            self.model, inputs["qpos"], inputs["images"], inputs["action_chunk"], inputs["is_pad"],
+            self.model_config.kl_weight, self.config.amp,
+        )
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         self.model.train()
