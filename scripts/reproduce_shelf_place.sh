@@ -19,7 +19,8 @@
 # plus Gaussian noise of that std, the labels stay the clean expert actions),
 # BACKBONE_STRIDE (32; 16 stops the ResNet after layer3 for a finer token grid), CHUNK (50, the
 # actions predicted per query; chunk execution runs all of them open-loop), AMP (off; bf16 trains
-# under bfloat16 autocast, 1.39x faster per step on an AVX512-BF16 CPU). Data files, run folders
+# under bfloat16 autocast: 1.5x faster per step with one thread on an AVX512-BF16 CPU, little
+# gain with two, so run it with OMP_NUM_THREADS=1). Data files, run folders
 # and result names carry these settings (e.g. "__behindGripper-96-shift4", "-b32" for batch 32),
 # and a STEPS other than 4000 adds "__<STEPS>steps" to the result names. OUT_DIR (repository root)
 # is where data/, runs/ and results/ go; NUM_DEMOS (50) and MAX_STEPS (500) exist for the smoke

@@ -65,9 +65,10 @@ def forward_and_loss(
 ) -> dict[str, Tensor]:
     """One training forward pass and its `act_loss`. With ``amp="bf16"`` the model runs under
     bfloat16 autocast and the loss is computed in fp32 from its outputs cast back."""
-    with torch.autocast(qpos.device.type, dtype=torch.bfloat16, enabled=amp == "bf16"):
+    bf16 = amp == "bf16"
+    with torch.autocast(qpos.device.type, dtype=torch.bfloat16, enabled=bf16):
         pred, mu, logvar = model(qpos, images, action_chunk, is_pad)  # (B, S, A), (B, L), (B, L)
-    if amp != "off":
+    if bf16:
         pred = pred.float()
         mu, logvar = (None, None) if mu is None else (mu.float(), logvar.float())
     return act_loss(pred, action_chunk, is_pad, mu, logvar, kl_weight)
