@@ -78,3 +78,41 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         )
     checkpoint["path"] = str(path)
     return checkpoint
+
+
+def average_checkpoints(checkpoints: list[dict[str, Any]]) -> dict[str, Any]:
+    """One checkpoint whose weights are the element-wise mean of `checkpoints`' weights.
+
+    Averaging the snapshots of one run (e.g. the last few, 1000 steps apart) smooths out the
+    step-to-step noise of small-batch SGD, as stochastic weight averaging does. The snapshots must
+    share the model kind, model config, normaliser and env metadata (one run, one dataset);
+    integer buffers are taken from the last snapshot. The result keeps the last snapshot's metadata,
+    has no optimizer state (it is for evaluation, not for resuming) and records its sources under
+    ``averaged_from``.
+    """
+    if len(checkpoints) < 2:
+        raise CheckpointError("averaging needs at least two checkpoints")
+    first, last = checkpoints[0], checkpoints[-1]
+    for other in checkpoints[1:]:
+        where = other.get("path", "<checkpoint>")
+        for key in ("model_kind", "model_config", "env"):
+            if other[key] != first[key]:
+                raise CheckpointError(f"{where}: {key} differs from {first.get('path', 'the first checkpoint')}'s")
+        if set(other["normalizer"]) != set(first["normalizer"]) or any(
+            not torch.equal(torch.as_tensor(other["normalizer"][name]), torch.as_tensor(first["normalizer"][name]))
+            for name in first["normalizer"]
+        ):
+            raise CheckpointError(f"{where}: normaliser differs (trained on another dataset?)")
+        if set(other["model_state"]) != set(first["model_state"]):
+            raise CheckpointError(f"{where}: model parameters differ from {first.get('path', 'the first checkpoint')}'s")
+    averaged_state = {}
+    for name, last_value in last["model_state"].items():
+        if torch.is_floating_point(last_value):
+            stacked = torch.stack([c["model_state"][name].float() for c in checkpoints])  # (n, *shape)
+            averaged_state[name] = stacked.mean(dim=0).to(last_value.dtype)
+        else:
+            averaged_state[name] = last_value.clone()
+    averaged = {key: value for key, value in last.items() if key not in ("optimizer_state", "rng", "path")}
+    averaged["model_state"] = averaged_state
+    averaged["averaged_from"] = [{"path": c.get("path"), "step": c.get("step")} for c in checkpoints]
+    return averaged

@@ -236,6 +236,7 @@ class ACTPolicy:
             "step": loaded.get("step"),
             "code_version": loaded.get("code_version"),
             "train_config": loaded.get("train_config"),
+            "averaged_from": loaded.get("averaged_from"),
         }
         return cls(
             model, loaded["model_kind"], model_config, normalizer, env,
@@ -425,6 +426,7 @@ class ACTPolicy:
             "cameras": list(self.cameras),
             "image_size": self.image_size,
             "state_input": self.state_input,
+            **({"averaged_from": averaged} if (averaged := self.checkpoint_info.get("averaged_from")) else {}),
         }
 
 
