@@ -20,7 +20,8 @@
 # BACKBONE_STRIDE (32; 16 stops the ResNet after layer3 for a finer token grid), CHUNK (50, the
 # actions predicted per query; chunk execution runs all of them open-loop), AMP (off; bf16 trains
 # under bfloat16 autocast: 1.5x faster per step with one thread on an AVX512-BF16 CPU, little
-# gain with two, so run it with OMP_NUM_THREADS=1). Data files, run folders
+# gain with two, so run it with OMP_NUM_THREADS=1), EMA (0; e.g. 0.999 evaluates an exponential
+# moving average of the weights instead of the last weights). Data files, run folders
 # and result names carry these settings (e.g. "__behindGripper-96-shift4", "-b32" for batch 32),
 # and a STEPS other than 4000 adds "__<STEPS>steps" to the result names. OUT_DIR (repository root)
 # is where data/, runs/ and results/ go; NUM_DEMOS (50) and MAX_STEPS (500) exist for the smoke
@@ -45,6 +46,7 @@ BACKBONE_STRIDE="${BACKBONE_STRIDE:-32}"
 CHUNK="${CHUNK:-50}"
 ACTION_NOISE="${ACTION_NOISE:-0}"
 AMP="${AMP:-off}"
+EMA="${EMA:-0}"
 NUM_ENVS="${NUM_ENVS:-5}"
 DEVICE="${DEVICE:-auto}"
 if [[ "$DEVICE" == auto ]]; then
@@ -70,6 +72,7 @@ if [[ "$CHUNK" != 50 ]]; then TAG="${TAG}-chunk${CHUNK}"; fi
 if [[ "$STATE_INPUT" != qpos ]]; then TAG="${TAG}-${STATE_INPUT}"; fi
 if [[ "$BATCH" != 8 ]]; then TAG="${TAG}-b${BATCH}"; fi
 if [[ "$AMP" != off ]]; then TAG="${TAG}-${AMP}"; fi
+if [[ "$EMA" != 0 ]]; then TAG="${TAG}-ema${EMA}"; fi
 RUN="${P}runs/${TASK}__${MODEL}__recipe${TAG}__seed${SEED}"
 RESULT="${P}results/${TASK}__${MODEL}${TAG}"
 # a run continued to more steps keeps its folder (and step_<k>.pth snapshots) but writes new
@@ -95,7 +98,7 @@ else
   python scripts/train_act_proper.py --model "$MODEL" --data "$DATA" --cameras "${CAMERA_LIST[@]}" \
     --steps "$STEPS" --batch_size "$BATCH" --lr 1e-4 --lr_backbone 1e-4 --chunk_size "$CHUNK" --hidden_dim 256 \
     --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" \
-    --backbone_stride "$BACKBONE_STRIDE" --amp "$AMP" --val_every "$VAL_EVERY" --save_every 1000 --seed "$SEED" \
+    --backbone_stride "$BACKBONE_STRIDE" --amp "$AMP" --ema_decay "$EMA" --val_every "$VAL_EVERY" --save_every 1000 --seed "$SEED" \
     --device "$DEVICE" --num_workers "$WORKERS" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
 fi
 

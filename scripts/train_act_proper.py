@@ -60,6 +60,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="bf16: forward pass under bfloat16 autocast (faster on GPUs and on CPUs with AVX512-BF16/AMX)",
     )
     parser.add_argument("--grad_clip", type=positive_float, default=10.0)
+    parser.add_argument(
+        "--ema_decay", type=non_negative_float, default=0.0,
+        help="> 0 (e.g. 0.999): checkpoints hold an exponential moving average of the weights (0 = off, ACT's)",
+    )
     parser.add_argument("--augment_shift", type=non_negative_int, default=4, help="random-shift augmentation, pixels (0 = off)")
     parser.add_argument("--val_fraction", type=non_negative_float, default=0.1)
     for flag, kind in MODEL_FLAGS.items():
@@ -115,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 lr_min_ratio=args.lr_min_ratio,
                 warmup_steps=args.warmup_steps,
                 grad_clip=args.grad_clip,
+                ema_decay=args.ema_decay,
                 augment_shift=args.augment_shift,
                 val_fraction=args.val_fraction,
                 seed=args.seed,

@@ -184,6 +184,58 @@ def test_cosine_schedule_with_warmup_sets_both_learning_rates(tiny_demo_file, tm
     assert {constant.lr_factor(step) for step in range(6)} == {1.0}
 
 
+def test_ema_checkpoints_hold_the_moving_average_of_the_trained_weights(tiny_demo_file, tmp_path):
+    decay = 0.8
+    plain_dir = Trainer.start(
+        tiny_train_config(tiny_demo_file, tmp_path / "plain", save_every=1), TINY_MODEL
+    ).run(progress=False)
+    ema_dir = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path / "ema", ema_decay=decay), TINY_MODEL).run(
+        progress=False
+    )
+    assert train_losses(ema_dir) == train_losses(plain_dir)  # the average does not change training
+    last = load_checkpoint(ema_dir / "checkpoints" / "last.pth")
+    plain_last = load_checkpoint(plain_dir / "checkpoints" / "last.pth")
+    for name, value in plain_last["model_state"].items():
+        assert torch.equal(last["train_model_state"][name], value)
+    # the average from the plain run's per-step snapshots, computed independently here
+    torch.manual_seed(0)  # the trainer's seed: the same initial weights
+    initial = build_model("standard", ACTConfig.from_dict(plain_last["model_config"])).state_dict()
+    expected = {name: value.clone() for name, value in initial.items()}
+    for step in range(6):
+        weights = load_checkpoint(plain_dir / "checkpoints" / f"step_{step + 1:06d}.pth")["model_state"]
+        d = min(decay, (1 + step) / (10 + step))
+        expected = {
+            name: d * value + (1 - d) * weights[name] if torch.is_floating_point(value) else weights[name]
+            for name, value in expected.items()
+        }
+    moved = 0
+    for name, value in last["model_state"].items():
+        torch.testing.assert_close(value, expected[name], rtol=1e-5, atol=1e-6)
+        moved += not torch.equal(value, last["train_model_state"][name])
+    assert moved > 0
+    # validation losses are those of the average, so they differ from the plain run's
+    records = [json.loads(line) for line in (ema_dir / "metrics.jsonl").read_text().splitlines()]
+    plain_records = [json.loads(line) for line in (plain_dir / "metrics.jsonl").read_text().splitlines()]
+    val = [r["val/loss"] for r in records if "val/loss" in r]
+    assert val and val != [r["val/loss"] for r in plain_records if "val/loss" in r]
+
+
+def test_resume_with_ema_reproduces_the_uninterrupted_average(tiny_demo_file, tmp_path):
+    straight = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path / "straight", ema_decay=0.9), TINY_MODEL)
+    straight_dir = straight.run(progress=False)
+    stopped_dir = Trainer.start(
+        tiny_train_config(tiny_demo_file, tmp_path / "stopped", ema_decay=0.9, steps=3), TINY_MODEL
+    ).run(progress=False)
+    resumed = Trainer.resume(stopped_dir, steps=6)
+    resumed.run(progress=False)
+    assert train_losses(stopped_dir) == train_losses(straight_dir)
+    expected = load_checkpoint(straight_dir / "checkpoints" / "last.pth")
+    got = load_checkpoint(stopped_dir / "checkpoints" / "last.pth")
+    for key in ("model_state", "train_model_state"):
+        for name, value in expected[key].items():
+            assert torch.equal(got[key][name], value), (key, name)
+
+
 def test_bf16_autocast_trains_with_fp32_weights(tiny_demo_file, tmp_path):
     trainer = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path, amp="bf16"), TINY_MODEL)
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
@@ -199,7 +251,7 @@ def test_bf16_autocast_trains_with_fp32_weights(tiny_demo_file, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "overrides", [{"amp": "fp16"}, {"lr_schedule": "linear"}, {"lr_min_ratio": 1.5}, {"warmup_steps": 6}, {"warmup_steps": -1}]
+    "overrides", [{"amp": "fp16"}, {"ema_decay": 1.0}, {"ema_decay": -0.1}, {"lr_schedule": "linear"}, {"lr_min_ratio": 1.5}, {"warmup_steps": 6}, {"warmup_steps": -1}]
 )
 def test_bad_schedule_settings_are_refused(tiny_demo_file, tmp_path, overrides):
     with pytest.raises(TrainSetupError):

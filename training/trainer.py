@@ -10,6 +10,11 @@ Run layout (one folder per run)::
         checkpoints/best.pth lowest validation loss, or highest eval success (select_best)
         checkpoints/step_<k>.pth  weights every save_every steps (for success-vs-steps curves)
 
+With ``ema_decay`` > 0 the trainer keeps an exponential moving average of the weights beside
+the optimiser's: every checkpoint's ``model_state`` is then the average (the policy that is
+validated and evaluated), and last.pth also holds the optimiser's own weights under
+``train_model_state`` so that a resume continues both.
+
 Determinism: batch k is drawn from a generator seeded with (seed, k) (see
 `training.dataset.StepBatchSampler`), augmentation uses a generator seeded the
 same way, and the torch RNG state (dropout, CVAE noise) is saved in every
@@ -18,6 +23,7 @@ checkpoint, so ``--resume`` reproduces the uninterrupted run's losses on CPU.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -71,6 +77,7 @@ class TrainConfig:
     weight_decay: float = 1e-4  # AdamW weight decay (ACT paper: 1e-4)
     amp: str = "off"  # "bf16": forward pass under bfloat16 autocast (weights, optimiser and loss stay fp32)
     grad_clip: float = 10.0  # max global gradient norm
+    ema_decay: float = 0.0  # > 0 (e.g. 0.999): checkpoints hold an exponential moving average of the weights
     augment_shift: int = 4  # random-shift augmentation in pixels (0 = off)
     val_fraction: float = 0.1  # share of episodes held out for validation loss
     seed: int = 0  # seeds the split, the batches, the augmentation and the initial weights
@@ -114,6 +121,8 @@ class TrainConfig:
         for name in ("lr", "lr_backbone"):
             if not getattr(self, name) > 0:
                 raise TrainSetupError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise TrainSetupError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.weight_decay < 0 or self.grad_clip <= 0 or self.augment_shift < 0 or self.num_workers < 0:
             raise TrainSetupError("weight_decay, augment_shift and num_workers must be >= 0 and grad_clip > 0")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -209,6 +218,10 @@ class Trainer:
             [{"params": other_params, "lr": config.lr}, {"params": backbone_params, "lr": config.lr_backbone}],
             weight_decay=config.weight_decay,
         )
+        # the moving average of the weights (ema_decay > 0): a frozen copy updated after every step
+        self.ema_model: torch.nn.Module | None = None
+        if config.ema_decay > 0:
+            self.ema_model = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.step = 0
         self.best_value: float | None = None
         self.history: list[dict[str, Any]] = []
@@ -298,7 +311,9 @@ class Trainer:
             list(checkpoint["train_episodes"]),
             list(checkpoint["val_episodes"]),
         )
-        trainer.model.load_state_dict(checkpoint["model_state"])
+        trainer.model.load_state_dict(checkpoint.get("train_model_state", checkpoint["model_state"]))
+        if trainer.ema_model is not None:
+            trainer.ema_model.load_state_dict(checkpoint["model_state"])
         trainer.optimizer.load_state_dict(checkpoint["optimizer_state"])
         trainer.step = int(checkpoint["step"])
         trainer.best_value = checkpoint.get("best_value")
@@ -336,9 +351,14 @@ class Trainer:
             "is_pad": batch[batch_keys.IS_PAD].to(self.device),  # (B, S)
         }
 
-    def compute_loss(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    @property
+    def policy_model(self) -> torch.nn.Module:
+        """The weights the policy uses: the moving average when ema_decay > 0, else the trained model."""
+        return self.ema_model if self.ema_model is not None else self.model
+
+    def compute_loss(self, inputs: dict[str, torch.Tensor], model: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
         return forward_and_loss(
-            self.model, inputs["qpos"], inputs["images"], inputs["action_chunk"], inputs["is_pad"],
+            model if model is not None else self.model, inputs["qpos"], inputs["images"], inputs["action_chunk"], inputs["is_pad"],
             self.model_config.kl_weight, self.config.amp,
         )
 
@@ -353,6 +373,7 @@ class Trainer:
         losses["loss"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
+        self._update_ema()
         self.step += 1
         return {
             "train/loss": losses["loss"].item(),
@@ -362,10 +383,26 @@ class Trainer:
         }
 
     @torch.no_grad()
+    def _update_ema(self) -> None:
+        """ema <- d·ema + (1 - d)·weights, with d = min(ema_decay, (1 + step) / (10 + step)) so that
+        the random initial weights are forgotten within the first few hundred steps."""
+        if self.ema_model is None:
+            return
+        decay = min(self.config.ema_decay, (1 + self.step) / (10 + self.step))
+        weights = self.model.state_dict()
+        for name, average in self.ema_model.state_dict().items():
+            if torch.is_floating_point(average):
+                average.lerp_(weights[name].detach(), 1.0 - decay)
+            else:
+                average.copy_(weights[name])
+
+    @torch.no_grad()
     def validate(self) -> dict[str, float]:
+        """Validation losses of the policy's weights (the moving average when there is one)."""
         if self._val_set is None:
             return {}
-        self.model.eval()
+        model = self.policy_model
+        model.eval()
         sampler = StepBatchSampler(
             self._val_set.lengths, self.config.batch_size, seed=self.config.seed + 7919, num_steps=self.config.val_batches
         )
@@ -374,7 +411,7 @@ class Trainer:
             torch.manual_seed(self.config.seed)
             for indices in sampler:
                 batch = torch.utils.data.default_collate([self._val_set[i] for i in indices])
-                losses = self.compute_loss(self._to_model_inputs(batch, augment=False, step=0))
+                losses = self.compute_loss(self._to_model_inputs(batch, augment=False, step=0), model)
                 for key in ("loss", "l1", "kl"):
                     totals[f"val/{key}"] += losses[key].item() / self.config.val_batches
         return totals
@@ -384,7 +421,7 @@ class Trainer:
         checkpoint = {
             "model_kind": self.config.model,
             "model_config": self.model_config.to_dict(),
-            "model_state": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "model_state": {k: v.detach().cpu() for k, v in self.policy_model.state_dict().items()},
             "normalizer": self.normalizer.state_dict(),
             "env": self.env_meta,
             "train_config": {**asdict(self.config), "cameras": list(self.config.cameras)},
@@ -396,6 +433,8 @@ class Trainer:
             "code_version": code_version(),
         }
         if with_optimizer:
+            if self.ema_model is not None:
+                checkpoint["train_model_state"] = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
             checkpoint["optimizer_state"] = self.optimizer.state_dict()
             checkpoint["rng"] = {
                 "torch": torch.get_rng_state(),
