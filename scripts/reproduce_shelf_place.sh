@@ -4,23 +4,28 @@
 #
 # 1. 50 scripted demos over randomized initial states (camera behindGripper, 96 px);
 # 2. ACT width 256 / feed-forward 1024 / chunk 50, random shift ±4 px, lr 1e-4, a weight snapshot
-#    every 1000 steps (for scripts/learning_curve.py). The compute budget follows the device:
-#    on a GPU 14000 steps at batch 32 (the ~11-minute H200 run behind the README's best figures),
-#    on a CPU 12000 steps at batch 8 (fits the 2-hour budget of a 2-core machine);
-# 3. evaluation of the final weights (last.pth, not a checkpoint picked by validation loss) on
-#    EPISODES held-out episodes, with chunk execution, then with temporal aggregation.
-# Writes results/<task>__<model>__<tag>__<steps>steps__{chunk,ta}.json and prints the table. Every
-# stage is resumable: rerunning the command skips a finished collection and continues an
-# unfinished training run.
+#    every 1000 steps (for scripts/learning_curve.py and the average below). The compute budget
+#    follows the device: on a GPU 14000 steps at batch 32 (the ~11-minute H200 run behind the
+#    README's best figures), on a CPU 12000 steps at batch 8 under bfloat16 autocast with one
+#    thread where the CPU has native bf16 (AVX512-BF16 or AMX; else fp32), to fit the 2-hour
+#    budget of a 2-core machine;
+# 3. the evaluated weights: the mean of the last AVERAGE (5) snapshots, i.e. steps STEPS-4000 to
+#    STEPS (scripts/average_checkpoints.py; never a checkpoint picked by validation loss);
+# 4. evaluation on EPISODES held-out episodes, with chunk execution, then with temporal aggregation.
+# Writes results/<task>__<model>__<tag>__<steps>steps__avg<first>-<last>__{chunk,ta}.json and
+# prints the table. Every stage is resumable: rerunning the command skips a finished collection
+# and continues an unfinished training run.
 # Environment overrides: DEVICE (auto), STEPS and BATCH (by device, above), EPISODES (100),
-# TA_EPISODES (= EPISODES), NUM_ENVS (5), SEED (0); for ablations CAMERAS ("behindGripper"),
+# TA_EPISODES (= EPISODES), NUM_ENVS (5), SEED (0), AVERAGE (5; 1 evaluates last.pth alone, and
+# the result names lose "__avg..."), SNAPSHOT_EVERY (1000); for ablations CAMERAS ("behindGripper"),
 # IMAGE_SIZE (96), SHIFT (4), STATE_INPUT (qpos; env_state = privileged upper bound),
 # ACTION_NOISE (0; e.g. 0.3 collects DART-style demos: the env executes the expert's hand motion
 # plus Gaussian noise of that std, the labels stay the clean expert actions),
 # BACKBONE_STRIDE (32; 16 stops the ResNet after layer3 for a finer token grid), CHUNK (50, the
-# actions predicted per query; chunk execution runs all of them open-loop), AMP (off; bf16 trains
-# under bfloat16 autocast: 1.5x faster per step with one thread on an AVX512-BF16 CPU, little
-# gain with two, so run it with OMP_NUM_THREADS=1), EMA (0; e.g. 0.999 evaluates an exponential
+# actions predicted per query; chunk execution runs all of them open-loop), AMP (auto: bf16 on a
+# CPU with native bf16, else off; bf16 trains under bfloat16 autocast: 1.5x faster per step with
+# one thread on an AVX512-BF16 CPU, little gain with two, so a bf16 CPU run sets OMP_NUM_THREADS=1
+# unless it is set already), EMA (0; e.g. 0.999 evaluates an exponential
 # moving average of the weights instead of the last weights). Data files, run folders
 # and result names carry these settings (e.g. "__behindGripper-96-shift4", "-b32" for batch 32),
 # and a STEPS other than 4000 adds "__<STEPS>steps" to the result names. OUT_DIR (repository root)
@@ -45,7 +50,9 @@ STATE_INPUT="${STATE_INPUT:-qpos}"
 BACKBONE_STRIDE="${BACKBONE_STRIDE:-32}"
 CHUNK="${CHUNK:-50}"
 ACTION_NOISE="${ACTION_NOISE:-0}"
-AMP="${AMP:-off}"
+AMP="${AMP:-auto}"
+AVERAGE="${AVERAGE:-5}"
+SNAPSHOT_EVERY="${SNAPSHOT_EVERY:-1000}"
 EMA="${EMA:-0}"
 NUM_ENVS="${NUM_ENVS:-5}"
 DEVICE="${DEVICE:-auto}"
@@ -57,7 +64,21 @@ if [[ "$DEVICE" == cuda ]]; then
 else
   STEPS="${STEPS:-12000}"; BATCH="${BATCH:-8}"; WORKERS=0; VAL_EVERY=500
 fi
+if [[ "$AMP" == auto ]]; then
+  AMP=off
+  if [[ "$DEVICE" == cpu ]] && grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then AMP=bf16; fi
+fi
+if [[ "$AMP" == bf16 && "$DEVICE" == cpu ]]; then export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"; fi
 SEED="${SEED:-0}"
+if ! [[ "$AVERAGE" =~ ^[1-9][0-9]*$ && "$SNAPSHOT_EVERY" =~ ^[1-9][0-9]*$ ]]; then
+  echo "error: AVERAGE and SNAPSHOT_EVERY must be positive integers, got $AVERAGE and $SNAPSHOT_EVERY" >&2
+  exit 2
+fi
+if (( AVERAGE > 1 && (STEPS % SNAPSHOT_EVERY != 0 || (AVERAGE - 1) * SNAPSHOT_EVERY >= STEPS) )); then
+  echo "error: averaging the last $AVERAGE snapshots needs STEPS ($STEPS) to be a multiple of SNAPSHOT_EVERY" \
+    "($SNAPSHOT_EVERY) and more than $(( (AVERAGE - 1) * SNAPSHOT_EVERY )); set AVERAGE=1 to evaluate last.pth" >&2
+  exit 2
+fi
 P="${OUT_DIR:+${OUT_DIR%/}/}"  # path prefix of data/, runs/, results/
 NUM_DEMOS="${NUM_DEMOS:-50}"
 MAX_STEPS="${MAX_STEPS:-500}"
@@ -80,8 +101,10 @@ RESULT="${P}results/${TASK}__${MODEL}${TAG}"
 if [[ "$STEPS" != 4000 ]]; then RESULT="${RESULT}__${STEPS}steps"; fi
 START=$(date +%s)
 
-echo "device $DEVICE: $STEPS steps at batch $BATCH"
-echo "== 1/3 demonstrations: $DATA"
+PRECISION="fp32"
+if [[ "$AMP" == bf16 ]]; then PRECISION="bf16 autocast"; fi
+echo "device $DEVICE: $STEPS steps at batch $BATCH, $PRECISION${OMP_NUM_THREADS:+, OMP_NUM_THREADS=$OMP_NUM_THREADS}"
+echo "== 1/4 demonstrations: $DATA"
 if [[ ! -f "$DATA" ]]; then
   RESUME=()
   [[ -f "$DATA.partial" ]] && RESUME=(--resume)
@@ -91,25 +114,38 @@ else
   echo "exists, skipping collection"
 fi
 
-echo "== 2/3 training: $RUN"
+echo "== 2/4 training: $RUN"
 if [[ -f "$RUN/checkpoints/last.pth" ]]; then
   python scripts/train_act_proper.py --resume "$RUN" --model "$MODEL" --steps "$STEPS"
 else
   python scripts/train_act_proper.py --model "$MODEL" --data "$DATA" --cameras "${CAMERA_LIST[@]}" \
     --steps "$STEPS" --batch_size "$BATCH" --lr 1e-4 --lr_backbone 1e-4 --chunk_size "$CHUNK" --hidden_dim 256 \
     --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" \
-    --backbone_stride "$BACKBONE_STRIDE" --amp "$AMP" --ema_decay "$EMA" --val_every "$VAL_EVERY" --save_every 1000 --seed "$SEED" \
+    --backbone_stride "$BACKBONE_STRIDE" --amp "$AMP" --ema_decay "$EMA" --val_every "$VAL_EVERY" --save_every "$SNAPSHOT_EVERY" --seed "$SEED" \
     --device "$DEVICE" --num_workers "$WORKERS" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
 fi
 
-echo "== 3/3 evaluation on held-out episodes: $EPISODES chunk execution, $TA_EPISODES temporal aggregation"
+WEIGHTS="$RUN/checkpoints/last.pth"
+if (( AVERAGE > 1 )); then
+  FIRST=$(( STEPS - (AVERAGE - 1) * SNAPSHOT_EVERY ))
+  echo "== 3/4 weights: the mean of the snapshots at steps $FIRST to $STEPS"
+  WEIGHTS="$RUN/checkpoints/avg_${FIRST}-${STEPS}.pth"
+  # shellcheck disable=SC2046  # one argument per step
+  python scripts/average_checkpoints.py --run "$RUN" --steps $(seq "$FIRST" "$SNAPSHOT_EVERY" "$STEPS") \
+    --output "$WEIGHTS" > /dev/null
+  RESULT="${RESULT}__avg${FIRST}-${STEPS}"
+else
+  echo "== 3/4 weights: last.pth"
+fi
+
+echo "== 4/4 evaluation on held-out episodes: $EPISODES chunk execution, $TA_EPISODES temporal aggregation"
 mkdir -p "${P}results"
 for MODE in chunk ta; do
   FLAGS=()
   N="$EPISODES"
   [[ "$MODE" == ta ]] && FLAGS=(--temporal_agg) && N="$TA_EPISODES"
   [[ "$N" == 0 ]] && continue
-  python scripts/evaluate_act_proper.py --checkpoint "$RUN/checkpoints/last.pth" --episodes "$N" \
+  python scripts/evaluate_act_proper.py --checkpoint "$WEIGHTS" --episodes "$N" \
     --num_envs "$NUM_ENVS" --max_steps "$MAX_STEPS" --device "$DEVICE" "${FLAGS[@]}" \
     --video_dir "$RUN/videos_$MODE" \
     --num_videos "$(( N < 3 ? N : 3 ))" --output "${RESULT}__${MODE}.json"

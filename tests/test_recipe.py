@@ -17,12 +17,12 @@ def test_recipe_goes_from_nothing_to_result_files(tmp_path):
     env = dict(
         os.environ, OUT_DIR=str(tmp_path), NUM_DEMOS="2", STEPS="2", EPISODES="1", TA_EPISODES="1", MAX_STEPS="3",
         NUM_ENVS="1", DEVICE="cpu", CAMERAS="behindGripper", IMAGE_SIZE="64", SHIFT="2", CHUNK="5", BATCH="2",
-        AMP="bf16", EMA="0.99", OMP_NUM_THREADS="1",
+        AMP="bf16", EMA="0.99", OMP_NUM_THREADS="1", AVERAGE="2", SNAPSHOT_EVERY="1",
     )
     script = os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh")
     done = subprocess.run(["bash", script, "modified"], env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    tag = "shelf-place-v3__modified__behindGripper-64-shift2-chunk5-b2-bf16-ema0.99__2steps"
+    tag = "shelf-place-v3__modified__behindGripper-64-shift2-chunk5-b2-bf16-ema0.99__2steps__avg1-2"
     assert (tmp_path / "data" / "shelf-place-v3__behindGripper-64.hdf5").is_file()
     run = tmp_path / "runs" / "shelf-place-v3__modified__recipe__behindGripper-64-shift2-chunk5-b2-bf16-ema0.99__seed0"
     checkpoint = torch.load(run / "checkpoints" / "last.pth", weights_only=True)
@@ -36,7 +36,9 @@ def test_recipe_goes_from_nothing_to_result_files(tmp_path):
         assert result["episodes"] == 1 and result["settings"]["temporal_agg"] is temporal_agg
         assert result["checkpoint"]["cameras"] == ["behindGripper"] and result["checkpoint"]["image_size"] == 64
         assert result["per_episode"][0]["steps"] <= 3
-    assert "device cpu: 2 steps at batch 2" in done.stdout
+        # the evaluated weights are the mean of the last AVERAGE snapshots
+        assert [source["step"] for source in result["checkpoint"]["averaged_from"]] == [1, 2]
+    assert "device cpu: 2 steps at batch 2, bf16 autocast, OMP_NUM_THREADS=1" in done.stdout
     assert "| modified |" in done.stdout and "exists, skipping collection" not in done.stdout
 
     again = subprocess.run(
@@ -47,6 +49,17 @@ def test_recipe_goes_from_nothing_to_result_files(tmp_path):
     assert "exists, skipping collection" in again.stdout and "trained only" in again.stdout
     assert not list((tmp_path / "results").glob("*__3steps__*.json"))
     assert torch.load(run / "checkpoints" / "last.pth", weights_only=True)["step"] == 3
+    assert (run / "checkpoints" / "avg_2-3.pth").is_file()
+
+
+def test_recipe_refuses_an_average_longer_than_the_run(tmp_path):
+    env = dict(os.environ, OUT_DIR=str(tmp_path), STEPS="2", DEVICE="cpu")  # AVERAGE 5 snapshots, 1000 apart
+    done = subprocess.run(
+        ["bash", os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh"), "standard"], env=env, capture_output=True,
+        text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 2 and "set AVERAGE=1" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "data").exists()  # refused before any work
 
 
 def test_recipe_refuses_an_unknown_model():
