@@ -93,18 +93,19 @@ def average_checkpoints(checkpoints: list[dict[str, Any]]) -> dict[str, Any]:
     if len(checkpoints) < 2:
         raise CheckpointError("averaging needs at least two checkpoints")
     first, last = checkpoints[0], checkpoints[-1]
+    first_name = first.get("path", "the first checkpoint")
     for other in checkpoints[1:]:
         where = other.get("path", "<checkpoint>")
         for key in ("model_kind", "model_config", "env"):
             if other[key] != first[key]:
-                raise CheckpointError(f"{where}: {key} differs from {first.get('path', 'the first checkpoint')}'s")
+                raise CheckpointError(f"{where}: {key} differs from {first_name}'s")
         if set(other["normalizer"]) != set(first["normalizer"]) or any(
             not torch.equal(torch.as_tensor(other["normalizer"][name]), torch.as_tensor(first["normalizer"][name]))
             for name in first["normalizer"]
         ):
             raise CheckpointError(f"{where}: normaliser differs (trained on another dataset?)")
         if set(other["model_state"]) != set(first["model_state"]):
-            raise CheckpointError(f"{where}: model parameters differ from {first.get('path', 'the first checkpoint')}'s")
+            raise CheckpointError(f"{where}: model parameters differ from {first_name}'s")
     averaged_state = {}
     for name, last_value in last["model_state"].items():
         if torch.is_floating_point(last_value):
