@@ -119,6 +119,17 @@ def test_random_shift_moves_content_within_bounds():
             )
 
 
+def test_random_shift_is_a_crop_of_the_padded_image_at_the_drawn_offset():
+    # independent reference: one crop per image at the offsets the same generator draws
+    images = torch.rand(4, 2, 3, 10, 13)
+    max_shift = 3
+    shifted = random_shift(images, max_shift, torch.Generator().manual_seed(5))
+    offsets = torch.randint(0, 2 * max_shift + 1, (8, 2), generator=torch.Generator().manual_seed(5))
+    padded = torch.nn.functional.pad(images.reshape(8, 3, 10, 13), (max_shift,) * 4, mode="replicate")
+    for i, (dy, dx) in enumerate(offsets.tolist()):
+        assert torch.equal(shifted.reshape(8, 3, 10, 13)[i], padded[i, :, dy : dy + 10, dx : dx + 13])
+
+
 def test_training_run_writes_run_folder_and_safe_checkpoints(tiny_demo_file, tmp_path):
     trainer = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path, model="modified"), TINY_MODEL)
     run_dir = trainer.run(progress=False)

@@ -343,7 +343,7 @@ class Trainer:
         if augment and self.config.augment_shift > 0:
             seed = int(np.random.default_rng([self.config.seed, step, 1]).integers(2**62))
             generator = torch.Generator().manual_seed(seed)
-            images = random_shift(images.cpu(), self.config.augment_shift, generator).to(self.device)
+            images = random_shift(images, self.config.augment_shift, generator)  # on self.device
         return {
             "qpos": batch[batch_keys.QPOS].to(self.device),  # (B, Q)
             "images": images,
