@@ -368,7 +368,7 @@ def test_killed_training_saves_and_resumes_from_the_same_step(tiny_demo_file, tm
     metrics = run_dir / "metrics.jsonl"
     deadline = time.time() + 180
     while time.time() < deadline and process.poll() is None:
-        if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+        if metrics.exists() and metrics.read_text().count('"train/loss"') >= 3:
             break
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
@@ -384,6 +384,46 @@ def test_killed_training_saves_and_resumes_from_the_same_step(tiny_demo_file, tm
     )
     assert resumed.returncode == 0, resumed.stderr
     assert load_checkpoint(run_dir / "checkpoints" / "last.pth")["step"] == stopped_at + 2
+
+
+def test_a_kill_during_a_checkpoint_write_waits_for_the_write(tiny_demo_file, tmp_path):
+    """SIGTERM sent while last.pth is being written (a full-size model: ~0.2 GB with the optimiser)
+    is held until the file is complete, then takes the scripts' Ctrl-C path (KeyboardInterrupt)."""
+    import signal
+    import threading
+    import time
+
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from _cli import stop_cleanly_on_signals
+
+    trainer = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path), {"chunk_size": 5})
+    checkpoints = trainer.run_dir / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    sent = threading.Event()
+
+    def kill_when_the_write_starts() -> None:
+        deadline = time.time() + 60
+        while time.time() < deadline and not list(checkpoints.glob(".last.pth.*")):
+            time.sleep(0.0005)
+        os.kill(os.getpid(), signal.SIGTERM)
+        sent.set()
+
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    stop_cleanly_on_signals()
+    try:
+        watcher = threading.Thread(target=kill_when_the_write_starts)
+        watcher.start()
+        with pytest.raises(KeyboardInterrupt):
+            trainer.save("last")
+            watcher.join()  # only reached if the signal came after the write; then let it arrive here
+            time.sleep(1)
+        watcher.join()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    assert sent.is_set()
+    assert load_checkpoint(checkpoints / "last.pth")["step"] == 0
+    assert not list(checkpoints.glob(".last.pth.*"))  # no temp file left behind
 
 
 def test_atomic_writes_get_ordinary_file_permissions(tmp_path):

@@ -28,8 +28,11 @@ import dataclasses
 import json
 import math
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -444,7 +447,8 @@ class Trainer:
 
     def save(self, name: str, with_optimizer: bool = True) -> Path:
         path = self.run_dir / "checkpoints" / f"{name}.pth"
-        save_checkpoint(path, self.checkpoint_dict(with_optimizer=with_optimizer))
+        with interrupts_deferred():  # a Ctrl-C or kill mid-write would abort torch.save with an error
+            save_checkpoint(path, self.checkpoint_dict(with_optimizer=with_optimizer))
         return path
 
     def log(self, record: dict[str, Any]) -> None:
@@ -522,6 +526,27 @@ class Trainer:
         plot_losses(self.history, self.run_dir / "plots" / "loss.png")
         if record:
             bar.write(f"step {self.step}: " + ", ".join(f"{k}={v:.4f}" for k, v in record.items()))
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Holds SIGINT and SIGTERM that arrive inside the block and re-delivers them when it ends, so the
+    process's own handlers (e.g. save-and-exit) run between checkpoint writes, never inside one.
+    Outside the main thread (where handlers cannot be set) the block runs unprotected."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for number in previous:
+        signal.signal(number, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    for number in dict.fromkeys(held):
+        signal.raise_signal(number)
 
 
 def plot_losses(history: list[dict[str, Any]], path: Path) -> None:
