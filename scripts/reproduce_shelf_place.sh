@@ -2,13 +2,14 @@
 # From nothing to the results table for one model, with the recipe measured in README.md (Results):
 #   bash scripts/reproduce_shelf_place.sh standard|modified [TASK]
 #
-# 1. 50 scripted demos over randomized initial states (camera behindGripper, 96 px);
+# 1. 50 scripted demos over randomized initial states at 96 px;
 # 2. ACT width 256 / feed-forward 1024 / chunk 50, random shift ±4 px, lr 1e-4, a weight snapshot
-#    every 1000 steps (for scripts/learning_curve.py and the average below). The compute budget
-#    follows the device: on a GPU 14000 steps at batch 32 (the ~11-minute H200 run behind the
-#    README's best figures), on a CPU 12000 steps at batch 8 under bfloat16 autocast with one
-#    thread where the CPU has native bf16 (AVX512-BF16 or AMX; else fp32), to fit the 2-hour
-#    budget of a 2-core machine;
+#    every 1000 steps (for scripts/learning_curve.py and the average below). The budget follows
+#    the device: on a GPU two cameras (behindGripper on the hand + the fixed topview, which keeps
+#    the shelf in sight while the hand carries the block), 12000 steps at batch 64 (the ~10-minute
+#    H200 runs behind the README's best figures); on a CPU the hand camera alone, 12000 steps at
+#    batch 8 under bfloat16 autocast with one thread where the CPU has native bf16 (AVX512-BF16 or
+#    AMX; else fp32), to fit the 2-hour budget of a 2-core machine;
 # 3. the evaluated weights: the mean of the last AVERAGE (5) snapshots, i.e. steps STEPS-4000 to
 #    STEPS (scripts/average_checkpoints.py; never a checkpoint picked by validation loss);
 # 4. evaluation on EPISODES held-out episodes, with chunk execution, then with temporal aggregation.
@@ -17,7 +18,7 @@
 # and continues an unfinished training run.
 # Environment overrides: DEVICE (auto), STEPS and BATCH (by device, above), EPISODES (100),
 # TA_EPISODES (= EPISODES), NUM_ENVS (5), SEED (0), AVERAGE (5; 1 evaluates last.pth alone, and
-# the result names lose "__avg..."), SNAPSHOT_EVERY (1000); for ablations CAMERAS ("behindGripper"),
+# the result names lose "__avg..."), SNAPSHOT_EVERY (1000); for ablations CAMERAS (by device, above),
 # IMAGE_SIZE (96), SHIFT (4), STATE_INPUT (qpos; env_state = privileged upper bound),
 # ACTION_NOISE (0; e.g. 0.3 collects DART-style demos: the env executes the expert's hand motion
 # plus Gaussian noise of that std, the labels stay the clean expert actions),
@@ -43,7 +44,6 @@ if [[ "$MODEL" != "standard" && "$MODEL" != "modified" ]]; then
 fi
 EPISODES="${EPISODES:-100}"
 TA_EPISODES="${TA_EPISODES:-$EPISODES}"
-CAMERAS="${CAMERAS:-behindGripper}"
 IMAGE_SIZE="${IMAGE_SIZE:-96}"
 SHIFT="${SHIFT:-4}"
 STATE_INPUT="${STATE_INPUT:-qpos}"
@@ -60,9 +60,9 @@ if [[ "$DEVICE" == auto ]]; then
   DEVICE="$(python -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')"
 fi
 if [[ "$DEVICE" == cuda ]]; then
-  STEPS="${STEPS:-14000}"; BATCH="${BATCH:-32}"; WORKERS=6; VAL_EVERY=2000
+  CAMERAS="${CAMERAS:-behindGripper topview}"; STEPS="${STEPS:-12000}"; BATCH="${BATCH:-64}"; WORKERS=6; VAL_EVERY=2000
 else
-  STEPS="${STEPS:-12000}"; BATCH="${BATCH:-8}"; WORKERS=0; VAL_EVERY=500
+  CAMERAS="${CAMERAS:-behindGripper}"; STEPS="${STEPS:-12000}"; BATCH="${BATCH:-8}"; WORKERS=0; VAL_EVERY=500
 fi
 if [[ "$AMP" == auto ]]; then
   AMP=off
