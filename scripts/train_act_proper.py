@@ -75,6 +75,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", default=None, help="run folder (or last.pth) to continue")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--num_workers", type=non_negative_int, default=0, help="DataLoader worker processes")
+    parser.add_argument(
+        "--data_on_device", action="store_true",
+        help="hold the training windows on the training device (images as uint8) and draw batches there, "
+        "instead of DataLoader workers reading HDF5 (same batches; --num_workers is then unused)",
+    )
     parser.add_argument("--log_every", type=positive_int, default=50)
     parser.add_argument("--val_every", type=positive_int, default=500, help="steps between validation + checkpoints")
     parser.add_argument("--save_every", type=non_negative_int, default=0, help="keep step_<k>.pth snapshots (0 = none)")
@@ -126,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 output_dir=args.output_dir,
                 device=args.device,
                 num_workers=args.num_workers,
+                data_on_device=args.data_on_device,
                 log_every=args.log_every,
                 val_every=args.val_every,
                 save_every=args.save_every,

@@ -19,7 +19,7 @@ from models import ACTConfig, build_model
 from training import batch_keys
 from training.augment import random_shift
 from training.checkpoint import load_checkpoint
-from training.dataset import EpisodeWindowDataset, StepBatchSampler, fit_normalizer, split_episodes
+from training.dataset import DeviceWindows, EpisodeWindowDataset, StepBatchSampler, fit_normalizer, split_episodes
 from training.normalizer import Normalizer, normalize_images
 from training.trainer import TrainConfig, Trainer, TrainSetupError
 
@@ -172,6 +172,27 @@ def test_resume_reproduces_uninterrupted_losses(tiny_demo_file, tmp_path):
     resumed.run(progress=False)
     assert train_losses(stopped_dir) == train_losses(straight)
     assert len(train_losses(stopped_dir)) == 6
+
+
+def test_device_windows_hold_exactly_the_dataset_windows(tiny_demo_file):
+    normalizer = fit_normalizer(tiny_demo_file, [0, 1, 2])
+    dataset = EpisodeWindowDataset(tiny_demo_file, [2, 0], 20, ["behindGripper"], normalizer)
+    windows = DeviceWindows(dataset, "cpu")
+    every_index = list(range(len(dataset)))  # includes the padded windows at each episode's end
+    expected = torch.utils.data.default_collate([dataset[i] for i in every_index])
+    got = windows.batch(every_index)
+    for key in (batch_keys.QPOS, batch_keys.IMAGES, batch_keys.ACTION_CHUNK, batch_keys.IS_PAD):
+        assert got[key].dtype == expected[key].dtype and torch.equal(got[key], expected[key]), key
+    assert bool(got[batch_keys.IS_PAD].any()) and bool((~got[batch_keys.IS_PAD]).any())
+
+
+def test_training_from_device_windows_matches_the_dataloader(tiny_demo_file, tmp_path):
+    """--data_on_device changes where batches come from, not which: the same losses, step for step."""
+    loader = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path / "loader"), TINY_MODEL).run(progress=False)
+    device = Trainer.start(
+        tiny_train_config(tiny_demo_file, tmp_path / "device", data_on_device=True), TINY_MODEL
+    ).run(progress=False)
+    assert len(train_losses(device)) == 6 and train_losses(device) == train_losses(loader)
 
 
 def test_cosine_schedule_with_warmup_sets_both_learning_rates(tiny_demo_file, tmp_path):

@@ -49,7 +49,14 @@ from training import batch_keys
 from training.atomic import atomic_path, write_json, write_text
 from training.augment import random_shift
 from training.checkpoint import CheckpointError, code_version, load_checkpoint, save_checkpoint
-from training.dataset import STATE_INPUTS, EpisodeWindowDataset, StepBatchSampler, fit_normalizer, split_episodes
+from training.dataset import (
+    STATE_INPUTS,
+    DeviceWindows,
+    EpisodeWindowDataset,
+    StepBatchSampler,
+    fit_normalizer,
+    split_episodes,
+)
 from training.loss import forward_and_loss
 from training.normalizer import Normalizer, normalize_images
 
@@ -87,6 +94,8 @@ class TrainConfig:
     output_dir: str = "runs"  # parent folder of run folders
     device: str = "auto"  # "auto" (cuda if available), "cpu" or "cuda"
     num_workers: int = 0  # DataLoader worker processes (each opens the HDF5 file itself)
+    data_on_device: bool = False  # hold every training window on the training device and draw batches there
+    # (no DataLoader, num_workers unused): the same batches, without per-sample HDF5 reads and copies
     log_every: int = 50  # steps between train metric lines
     val_every: int = 500  # steps between validation passes (and best/last checkpoints)
     val_batches: int = 8  # batches per validation pass (a fixed set of windows)
@@ -463,22 +472,26 @@ class Trainer:
         sampler = StepBatchSampler(
             self._train_set.lengths, config.batch_size, config.seed, config.steps, start_step=self.step
         )
-        loader = DataLoader(
-            self._train_set,
-            batch_sampler=sampler,
-            num_workers=config.num_workers,
-            persistent_workers=False,
-            # Its own generator: the DataLoader draws a base seed when iteration starts, which
-            # would otherwise shift the global RNG stream (dropout, CVAE noise) on resume.
-            generator=torch.Generator().manual_seed(config.seed),
-        )
+        if config.data_on_device:
+            windows = DeviceWindows(self._train_set, self.device)
+            batches: Any = (windows.batch(indices) for indices in sampler)
+        else:
+            batches = DataLoader(
+                self._train_set,
+                batch_sampler=sampler,
+                num_workers=config.num_workers,
+                persistent_workers=False,
+                # Its own generator: the DataLoader draws a base seed when iteration starts, which
+                # would otherwise shift the global RNG stream (dropout, CVAE noise) on resume.
+                generator=torch.Generator().manual_seed(config.seed),
+            )
         bar = tqdm(
             total=config.steps, initial=self.step, desc=f"train {config.model}", unit="step", disable=not progress
         )
         window: list[dict[str, float]] = []
         tick = time.perf_counter()
         try:
-            for batch in loader:
+            for batch in batches:
                 window.append(self.train_step(batch))
                 bar.update(1)
                 if len(window) % 10 == 0 and not self.history:  # feedback before the first log line
