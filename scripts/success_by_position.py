@@ -3,9 +3,14 @@
 
 A policy that ignores where the object is succeeds only where the average demonstration goes;
 this shows whether successes cluster there. Prints JSON, one entry per result file: successes
-per bin of |object x| (metres from the table's centre line) and the largest |x| of a success.
+per bin of |object x| (metres from the table's centre line), the largest |x| of a success, and
+(where the episodes record the goal) successes per bin of the lateral carry, goal x − object x
+(on shelf-place: how far right (+) or left (−) the block has to travel to the shelf).
 
     python scripts/success_by_position.py results/shelf-place-v3__standard__chunk.json
+
+With --demos FILE it also counts the demonstrations of a demo HDF5 file in the same bins (where
+the training data is thin), under the key "demos".
 """
 
 from __future__ import annotations
@@ -18,29 +23,80 @@ import _bootstrap  # noqa: F401
 from _cli import Parser
 
 BIN_EDGES = (0.0, 0.025, 0.05, 0.075, 0.1)  # |x| bins in metres (shelf-place samples x in [-0.1, 0.1])
+CARRY_EDGES = (-0.1, -0.05, 0.0, 0.05, 0.1)  # goal x − object x bins in metres; the outer bins are open
 
 
 def summarize(results: dict) -> dict:
-    abs_x_success = [(abs(e["object_init_pos"][0]), bool(e["success"])) for e in results["per_episode"]]
-    bins = []
-    for low, high in itertools.pairwise(BIN_EDGES):
-        last = high == BIN_EDGES[-1]  # the last bin also takes |x| == 0.1
-        inside = [success for x, success in abs_x_success if low <= x and (last or x < high)]
-        bins.append({"abs_x_m": [low, high], "episodes": len(inside), "successes": sum(inside)})
-    successes = [x for x, success in abs_x_success if success]
-    return {
+    episodes = results["per_episode"]
+    successes = [abs(e["object_init_pos"][0]) for e in episodes if e["success"]]
+    summary = {
         "successes": len(successes),
-        "episodes": len(abs_x_success),
-        "by_abs_object_x": bins,
+        "episodes": len(episodes),
+        "by_abs_object_x": [
+            {"abs_x_m": edges, "episodes": len(inside), "successes": sum(bool(e["success"]) for e in inside)}
+            for edges, inside in _abs_x_bins(episodes)
+        ],
         "max_abs_x_of_a_success": round(max(successes), 4) if successes else None,
+    }
+    if all("goal_pos" in e for e in episodes):
+        summary["by_carry_x"] = [
+            {"carry_x_m": edges, "episodes": len(inside), "successes": sum(bool(e["success"]) for e in inside)}
+            for edges, inside in _carry_bins(episodes)
+        ]
+    return summary
+
+
+def _abs_x_bins(episodes: list[dict]) -> list[tuple[list, list[dict]]]:
+    """(edges, episodes inside) per |object x| bin; the last bin also takes |x| == 0.1."""
+    return [
+        ([low, high], [e for e in episodes if low <= abs(e["object_init_pos"][0]) and (high == BIN_EDGES[-1] or abs(e["object_init_pos"][0]) < high)])
+        for low, high in itertools.pairwise(BIN_EDGES)
+    ]
+
+
+def _carry_bins(episodes: list[dict]) -> list[tuple[list, list[dict]]]:
+    """(edges, episodes inside) per bin of goal x − object x; None marks an open end."""
+    def carry(e: dict) -> float:
+        return e["goal_pos"][0] - e["object_init_pos"][0]
+
+    return [
+        ([low, high], [e for e in episodes if (low is None or low <= carry(e)) and (high is None or carry(e) < high)])
+        for low, high in itertools.pairwise((None, *CARRY_EDGES, None))
+    ]
+
+
+def demo_counts(path: str) -> dict:
+    """The demonstrations of a demo HDF5 file per bin (their recorded initial object and goal positions)."""
+    from envs.hdf5_demos import validate_demo_file
+
+    info = validate_demo_file(path)
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        demos = [
+            {"object_init_pos": f[name].attrs["object_init_pos"].tolist(), "goal_pos": f[name].attrs["goal_pos"].tolist()}
+            for name in f if name.startswith("episode_")
+        ]
+    return {
+        "file": path,
+        "demos": info.num_episodes,
+        "by_abs_object_x": [{"abs_x_m": edges, "demos": len(inside)} for edges, inside in _abs_x_bins(demos)],
+        "by_carry_x": [{"carry_x_m": edges, "demos": len(inside)} for edges, inside in _carry_bins(demos)],
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(__doc__)
     parser.add_argument("results", nargs="+", help="evaluate_act_proper.py result JSON files")
+    parser.add_argument("--demos", default=None, help="also count this demo HDF5 file's demonstrations per bin")
     args = parser.parse_args(argv)
     report = {}
+    if args.demos:
+        try:
+            report["demos"] = demo_counts(args.demos)
+        except (OSError, ValueError, KeyError) as error:
+            print(f"error: {args.demos}: not a readable demo file ({type(error).__name__}: {error})", file=sys.stderr)
+            return 2
     for path in args.results:
         try:
             with open(path) as f:

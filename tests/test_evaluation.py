@@ -272,7 +272,7 @@ def test_harness_envs_play_held_out_seeds_in_order(tiny_checkpoint):
         envs.close()
 
 
-def test_success_by_position_bins_successes_by_object_x(tmp_path):
+def test_success_by_position_bins_successes_by_object_x(tmp_path, tiny_demo_file):
     def episode(x, success):
         return {"object_init_pos": [x, 0.55, 0.02], "success": success}
 
@@ -285,6 +285,32 @@ def test_success_by_position_bins_successes_by_object_x(tmp_path):
     report = json.loads(done.stdout)[str(path)]
     assert [(b["successes"], b["episodes"]) for b in report["by_abs_object_x"]] == [(1, 1), (0, 1), (1, 1), (0, 1)]
     assert report["max_abs_x_of_a_success"] == 0.06 and report["successes"] == 2
+    assert "by_carry_x" not in report  # these episodes record no goal
+    # with the goal recorded: bins of goal x − object x, open at both ends
+    carries = [(-0.2, True), (-0.07, True), (-0.01, False), (0.0, True), (0.06, False), (0.1, False), (0.15, True)]
+    with_goal = {"per_episode": [
+        {"object_init_pos": [0.05, 0.55, 0.02], "goal_pos": [0.05 + carry, 0.85, 0.3], "success": success}
+        for carry, success in carries
+    ]}
+    path.write_text(json.dumps(with_goal))
+    done = subprocess.run([sys.executable, script, str(path)], capture_output=True, text=True, check=False)
+    bins = json.loads(done.stdout)[str(path)]["by_carry_x"]
+    assert [b["carry_x_m"] for b in bins] == [[None, -0.1], [-0.1, -0.05], [-0.05, 0.0], [0.0, 0.05], [0.05, 0.1], [0.1, None]]
+    assert [(b["successes"], b["episodes"]) for b in bins] == [(1, 1), (1, 1), (0, 1), (1, 1), (0, 1), (1, 2)]
+    # --demos counts a real demo file's episodes in the same bins, from their recorded positions
+    done = subprocess.run([sys.executable, script, str(path), "--demos", tiny_demo_file], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    demos = json.loads(done.stdout)["demos"]
+    import h5py
+
+    with h5py.File(tiny_demo_file) as f:
+        recorded = [f[n].attrs["goal_pos"][0] - f[n].attrs["object_init_pos"][0] for n in f if n.startswith("episode_")]
+    assert demos["demos"] == len(recorded) == sum(b["demos"] for b in demos["by_carry_x"])
+    assert sum(b["demos"] for b in demos["by_abs_object_x"]) == len(recorded)
+    for b in demos["by_carry_x"]:
+        low, high = b["carry_x_m"]
+        assert b["demos"] == sum((low is None or low <= c) and (high is None or c < high) for c in recorded)
     bad = subprocess.run([sys.executable, script, str(tmp_path / "missing.json")], capture_output=True, text=True,
                          check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ")
