@@ -4,6 +4,13 @@ Episode ``k`` of a run uses seed ``config.seed + k``; an episode whose expert
 fails is dropped and the next seed is tried, so the kept set is "the first
 `num_demos` successful seeds from `config.seed` up", whatever the number of
 workers. Each kept seed is a distinct initial state (see `metaworld_wrapper`).
+
+With ``starts="spread"`` the seeds are tried in another order: a pool of
+`start_pool` consecutive seeds is ordered by greedy farthest-point sampling over
+their initial object and goal positions (`spread_seed_order`), so that the first
+`num_demos` kept states cover the task's start distribution evenly instead of
+as i.i.d. draws do (which leave some regions with few demos). Still seeded, still
+one distinct state per demo, still below COLLECTION_SEED_LIMIT.
 """
 
 from __future__ import annotations
@@ -33,9 +40,12 @@ from envs.metaworld_wrapper import (
     QPOS_DIM,
     EnvConfig,
     MetaWorldEnv,
+    _make_metaworld_env,
     check_cameras,
     check_task,
 )
+
+START_ORDERS = ("sequential", "spread")
 
 
 @dataclass
@@ -56,9 +66,13 @@ class CollectConfig:
     # (x, y, z only; the gripper command is left clean), while the recorded label stays the clean
     # expert action, so the data shows the expert correcting small drifts. 0 = clean demonstrations.
     action_noise: float = 0.0
+    starts: str = "sequential"  # seed order: "sequential" (seed, seed+1, ...) or "spread" (see module doc)
+    start_pool: int = 0  # "spread": consecutive seeds from `seed` to choose from; 0 = 20 * num_demos
 
     def __post_init__(self) -> None:
         check_task(self.task)
+        if self.starts not in START_ORDERS:
+            raise ValueError(f"starts must be one of {', '.join(START_ORDERS)}, got {self.starts!r}")
         self.cameras = check_cameras(self.cameras)
         if self.num_demos < 1:
             raise ValueError(f"num_demos must be at least 1, got {self.num_demos}")
@@ -72,16 +86,57 @@ class CollectConfig:
             self.max_attempts = 2 * self.num_demos + 20
         if self.max_attempts < self.num_demos:
             raise ValueError(f"max_attempts ({self.max_attempts}) is below num_demos ({self.num_demos})")
-        if not 0 <= self.seed or self.seed + self.max_attempts > COLLECTION_SEED_LIMIT:
+        if self.starts == "spread":
+            self.start_pool = max(self.start_pool or 20 * self.num_demos, self.max_attempts)
+        if not 0 <= self.seed or self.seed + max(self.max_attempts, self.start_pool) > COLLECTION_SEED_LIMIT:
             raise ValueError(
                 f"collection seeds must lie in [0, {COLLECTION_SEED_LIMIT}) so evaluation seeds stay held out; "
-                f"seed {self.seed} + {self.max_attempts} attempts does not"
+                f"seed {self.seed} + {max(self.max_attempts, self.start_pool)} seeds does not"
             )
+
+    def seed_order(self) -> list[int]:
+        """The `max_attempts` seeds to try, in the order they are tried."""
+        if self.starts == "spread":
+            return spread_seed_order(self.task, self.seed, self.start_pool)[: self.max_attempts]
+        return list(range(self.seed, self.seed + self.max_attempts))
 
     def env_config(self) -> EnvConfig:
         return EnvConfig(
             task=self.task, cameras=self.cameras, image_size=self.image_size, fast_render=self.fast_render
         )
+
+
+def initial_positions_of_seeds(task: str, seeds: list[int]) -> np.ndarray:
+    """(K, 6) initial object xyz and goal xyz of each seed's episode (resets only, no rendering)."""
+    env = _make_metaworld_env(task)
+    try:
+        positions = []
+        for seed in seeds:
+            env.seed(int(seed))
+            env.reset()
+            positions.append(np.concatenate([np.asarray(env.obj_init_pos, dtype=np.float64).reshape(-1)[:3],
+                                             np.asarray(env._target_pos, dtype=np.float64).reshape(-1)[:3]]))
+        return np.stack(positions)  # (K, 6)
+    finally:
+        env.close()
+
+
+def spread_seed_order(task: str, first_seed: int, pool_size: int) -> list[int]:
+    """Seeds first_seed … first_seed + pool_size − 1, reordered by greedy farthest-point sampling over
+    their initial object and goal positions (each coordinate scaled to [0, 1] over the pool): every
+    prefix of the order spreads over the start distribution, which the first successful
+    `num_demos` of them then cover evenly. Starts from `first_seed`; a pure function of its arguments."""
+    seeds = list(range(first_seed, first_seed + pool_size))
+    positions = initial_positions_of_seeds(task, seeds)  # (K, 6)
+    spread = positions.max(0) - positions.min(0)
+    scaled = (positions - positions.min(0)) / np.where(spread > 0, spread, 1.0)  # (K, 6) in [0, 1]
+    order = [0]
+    distance = np.linalg.norm(scaled - scaled[0], axis=1)  # (K,) to the nearest chosen point
+    for _ in range(len(seeds) - 1):
+        index = int(np.argmax(distance))
+        order.append(index)
+        distance = np.minimum(distance, np.linalg.norm(scaled - scaled[index], axis=1))
+    return [seeds[i] for i in order]
 
 
 def run_expert_episode(
@@ -216,7 +271,7 @@ def collect_demos(config: CollectConfig, command: str = "", progress: bool = Tru
     writer = DemoWriter(output, file_attributes(config, command or " ".join(sys.argv)), resume=config.resume)
     already = writer.num_episodes
     done = writer.done_seeds
-    seeds = [s for s in range(config.seed, config.seed + config.max_attempts) if s not in done]
+    seeds = [s for s in config.seed_order() if s not in done]
     kept_lengths: list[int] = []
     failed = 0
     frames = 0

@@ -33,6 +33,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "actions; DART-style, teaches recovery). 0 = clean demos",
     )
     parser.add_argument("--max_attempts", type=non_negative_int, default=0, help="seeds to try (0: 2*num_demos+20)")
+    parser.add_argument(
+        "--starts", choices=["sequential", "spread"], default="sequential",
+        help="seed order: sequential (seed, seed+1, ...), or spread: a pool of --start_pool seeds ordered so "
+        "that the kept demos cover the initial object and goal positions evenly",
+    )
+    parser.add_argument("--start_pool", type=non_negative_int, default=0, help="spread: seeds to choose from (0: 20*num_demos)")
     parser.add_argument("--render_shadows", action="store_true", help="render with MuJoCo's shadows and reflections (slower)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted collection")
@@ -61,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             resume=args.resume,
             max_attempts=args.max_attempts,
             action_noise=args.action_noise,
+            starts=args.starts,
+            start_pool=args.start_pool,
         )
         summary = collect_demos(config, command=" ".join(["python"] + sys.argv), progress=not args.quiet)
     except (TaskNameError, ValueError, OutputExistsError, DemoFileError, RenderBackendError, RuntimeError) as error:

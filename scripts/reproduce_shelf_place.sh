@@ -21,7 +21,9 @@
 # the result names lose "__avg..."), SNAPSHOT_EVERY (1000); for ablations CAMERAS (by device, above),
 # IMAGE_SIZE (96), SHIFT (4), STATE_INPUT (qpos; env_state = privileged upper bound),
 # ACTION_NOISE (0; e.g. 0.3 collects DART-style demos: the env executes the expert's hand motion
-# plus Gaussian noise of that std, the labels stay the clean expert actions),
+# plus Gaussian noise of that std, the labels stay the clean expert actions), STARTS (sequential:
+# demo seeds 0, 1, 2, ...; spread: 50 of the first 1000 seeds chosen to cover the initial block and
+# shelf positions evenly, see collect_act_demos.py --starts),
 # BACKBONE_STRIDE (32; 16 stops the ResNet after layer3 for a finer token grid), CHUNK (50, the
 # actions predicted per query; chunk execution runs all of them open-loop), AMP (auto: bf16 on a
 # CPU with native bf16, else off; bf16 trains under bfloat16 autocast: 1.5x faster per step with
@@ -50,6 +52,7 @@ STATE_INPUT="${STATE_INPUT:-qpos}"
 BACKBONE_STRIDE="${BACKBONE_STRIDE:-32}"
 CHUNK="${CHUNK:-50}"
 ACTION_NOISE="${ACTION_NOISE:-0}"
+STARTS="${STARTS:-sequential}"
 AMP="${AMP:-auto}"
 AVERAGE="${AVERAGE:-5}"
 SNAPSHOT_EVERY="${SNAPSHOT_EVERY:-1000}"
@@ -84,10 +87,11 @@ NUM_DEMOS="${NUM_DEMOS:-50}"
 MAX_STEPS="${MAX_STEPS:-500}"
 read -r -a CAMERA_LIST <<< "$CAMERAS"
 CAMERA_TAG="$(IFS=-; echo "${CAMERA_LIST[*]}")-${IMAGE_SIZE}"
-NOISE_TAG=""
-if [[ "$ACTION_NOISE" != 0 ]]; then NOISE_TAG="-noise${ACTION_NOISE}"; fi
-DATA="${P}data/${TASK}__${CAMERA_TAG}${NOISE_TAG}.hdf5"
-TAG="__${CAMERA_TAG}${NOISE_TAG}-shift${SHIFT}"
+DATA_TAG=""
+if [[ "$ACTION_NOISE" != 0 ]]; then DATA_TAG="-noise${ACTION_NOISE}"; fi
+if [[ "$STARTS" != sequential ]]; then DATA_TAG="${DATA_TAG}-${STARTS}"; fi
+DATA="${P}data/${TASK}__${CAMERA_TAG}${DATA_TAG}.hdf5"
+TAG="__${CAMERA_TAG}${DATA_TAG}-shift${SHIFT}"
 if [[ "$BACKBONE_STRIDE" != 32 ]]; then TAG="${TAG}-stride${BACKBONE_STRIDE}"; fi
 if [[ "$CHUNK" != 50 ]]; then TAG="${TAG}-chunk${CHUNK}"; fi
 if [[ "$STATE_INPUT" != qpos ]]; then TAG="${TAG}-${STATE_INPUT}"; fi
@@ -109,7 +113,8 @@ if [[ ! -f "$DATA" ]]; then
   RESUME=()
   [[ -f "$DATA.partial" ]] && RESUME=(--resume)
   python scripts/collect_act_demos.py --task "$TASK" --num_demos "$NUM_DEMOS" --cameras "${CAMERA_LIST[@]}" \
-    --image_size "$IMAGE_SIZE" --action_noise "$ACTION_NOISE" --workers 2 --output "$DATA" "${RESUME[@]}"
+    --image_size "$IMAGE_SIZE" --action_noise "$ACTION_NOISE" --starts "$STARTS" --workers 2 --output "$DATA" \
+    "${RESUME[@]}"
 else
   echo "exists, skipping collection"
 fi

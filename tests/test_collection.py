@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from envs import EnvConfig, MetaWorldEnv
-from envs.collection import CollectConfig, OutputExistsError, collect_demos
+from envs.collection import CollectConfig, OutputExistsError, collect_demos, spread_seed_order
 from envs.hdf5_demos import DemoFileError, episode_name, partial_path, read_episode, validate_demo_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,6 +71,52 @@ def test_two_workers_collect_the_same_episodes(tiny_demo_file, tmp_path):
         assert a["seed"] == b["seed"]
         np.testing.assert_array_equal(a["actions"], b["actions"])
         np.testing.assert_array_equal(a["images"]["behindGripper"], b["images"]["behindGripper"])
+
+
+def test_spread_order_is_greedy_farthest_point_over_the_initial_positions():
+    pool = 16
+    order = spread_seed_order("shelf-place-v3", 3, pool)
+    assert sorted(order) == list(range(3, 3 + pool)) and order[0] == 3
+    assert spread_seed_order("shelf-place-v3", 3, pool) == order  # a pure function of its arguments
+    # positions read independently, through the environment wrapper that collection records with
+    env = MetaWorldEnv(EnvConfig(task="shelf-place-v3", cameras=("behindGripper",), image_size=64))
+    try:
+        positions = {}
+        for seed in order:
+            env.reset(seed)
+            start = env.initial_positions()
+            positions[seed] = np.concatenate([start["object_pos"], start["goal_pos"]])
+    finally:
+        env.close()
+    points = np.stack([positions[s] for s in range(3, 3 + pool)])
+    low, spread = points.min(0), points.max(0) - points.min(0)
+    scaled = {s: (positions[s] - low) / np.where(spread > 0, spread, 1.0) for s in order}
+    gaps = []
+    for k in range(1, pool):  # each next seed is the one farthest from those already chosen
+        def gap(seed, chosen=order[:k]):
+            return min(np.linalg.norm(scaled[seed] - scaled[c]) for c in chosen)
+        assert gap(order[k]) == pytest.approx(max(gap(s) for s in order[k:]))
+        gaps.append(gap(order[k]))
+    assert all(a >= b - 1e-12 for a, b in itertools.pairwise(gaps))
+
+
+def test_spread_collection_keeps_the_first_successes_in_that_order(tmp_path):
+    output = tmp_path / "spread.hdf5"
+    config = CollectConfig(num_demos=3, output=str(output), image_size=64, steps_after_success=2, starts="spread",
+                           start_pool=12, max_attempts=10)
+    assert config.start_pool == 12
+    collect_demos(config, progress=False)
+    info = validate_demo_file(str(output))
+    with h5py.File(output) as f:
+        failed = set(json.loads(f.attrs["failed_seeds"]))
+        assert json.loads(f.attrs["collect_config"])["starts"] == "spread"
+    tried = spread_seed_order("shelf-place-v3", 0, 12)[:10]
+    assert config.seed_order() == tried
+    expected = [s for s in tried if s not in failed][:3]
+    assert sorted(info.episode_seeds) == sorted(expected)
+    assert set(failed) <= set(tried[: tried.index(expected[-1])])
+    with pytest.raises(ValueError, match="starts must be one of"):
+        CollectConfig(output=str(tmp_path / "x.hdf5"), starts="random")
 
 
 def test_noise_injection_keeps_clean_expert_labels(tiny_demo_file):
