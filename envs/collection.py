@@ -40,9 +40,9 @@ from envs.metaworld_wrapper import (
     QPOS_DIM,
     EnvConfig,
     MetaWorldEnv,
-    _make_metaworld_env,
     check_cameras,
     check_task,
+    initial_positions_of_seeds,
 )
 
 START_ORDERS = ("sequential", "spread")
@@ -104,21 +104,6 @@ class CollectConfig:
         return EnvConfig(
             task=self.task, cameras=self.cameras, image_size=self.image_size, fast_render=self.fast_render
         )
-
-
-def initial_positions_of_seeds(task: str, seeds: list[int]) -> np.ndarray:
-    """(K, 6) initial object xyz and goal xyz of each seed's episode (resets only, no rendering)."""
-    env = _make_metaworld_env(task)
-    try:
-        positions = []
-        for seed in seeds:
-            env.seed(int(seed))
-            env.reset()
-            positions.append(np.concatenate([np.asarray(env.obj_init_pos, dtype=np.float64).reshape(-1)[:3],
-                                             np.asarray(env._target_pos, dtype=np.float64).reshape(-1)[:3]]))
-        return np.stack(positions)  # (K, 6)
-    finally:
-        env.close()
 
 
 def spread_seed_order(task: str, first_seed: int, pool_size: int) -> list[int]:

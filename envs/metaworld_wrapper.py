@@ -118,6 +118,30 @@ def _make_metaworld_env(task: str) -> Any:
     return env
 
 
+def _start_positions(raw_env: Any) -> dict[str, np.ndarray]:
+    """Object and goal positions a raw MetaWorld env drew at its last reset (3 floats each)."""
+    return {
+        "object_pos": np.asarray(raw_env.obj_init_pos, dtype=np.float64).reshape(-1)[:3].copy(),
+        "goal_pos": np.asarray(raw_env._target_pos, dtype=np.float64).reshape(-1)[:3].copy(),
+    }
+
+
+def initial_positions_of_seeds(task: str, seeds: list[int]) -> np.ndarray:
+    """(K, 6) initial object xyz and goal xyz of each seed's episode: what ``MetaWorldEnv.reset(seed)``
+    then ``initial_positions()`` give, from resets alone (no cameras, no rendering)."""
+    env = _make_metaworld_env(task)
+    try:
+        rows = []
+        for seed in seeds:
+            env.seed(int(seed))
+            env.reset()
+            start = _start_positions(env)
+            rows.append(np.concatenate([start["object_pos"], start["goal_pos"]]))
+        return np.stack(rows)  # (K, 6)
+    finally:
+        env.close()
+
+
 class MetaWorldEnv:
     """One MetaWorld task with cameras. ``reset(seed)`` → obs; ``step(action)`` → obs, reward, success, info."""
 
@@ -183,10 +207,7 @@ class MetaWorldEnv:
 
     def initial_positions(self) -> dict[str, np.ndarray]:
         """Object and goal positions drawn at the last reset (3 floats each)."""
-        return {
-            "object_pos": np.asarray(self._env.obj_init_pos, dtype=np.float64).reshape(-1)[:3].copy(),
-            "goal_pos": np.asarray(self._env._target_pos, dtype=np.float64).reshape(-1)[:3].copy(),
-        }
+        return _start_positions(self._env)
 
     @property
     def raw_env(self) -> Any:

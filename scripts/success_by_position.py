@@ -48,8 +48,11 @@ def summarize(results: dict) -> dict:
 
 def _abs_x_bins(episodes: list[dict]) -> list[tuple[list, list[dict]]]:
     """(edges, episodes inside) per |object x| bin; the last bin also takes |x| == 0.1."""
+    def abs_x(e: dict) -> float:
+        return abs(e["object_init_pos"][0])
+
     return [
-        ([low, high], [e for e in episodes if low <= abs(e["object_init_pos"][0]) and (high == BIN_EDGES[-1] or abs(e["object_init_pos"][0]) < high)])
+        ([low, high], [e for e in episodes if low <= abs_x(e) and (high == BIN_EDGES[-1] or abs_x(e) < high)])
         for low, high in itertools.pairwise(BIN_EDGES)
     ]
 
