@@ -6,7 +6,7 @@
 # 2. ACT width 256 / feed-forward 1024 / chunk 50, random shift ±4 px, lr 1e-4, a weight snapshot
 #    every 1000 steps (for scripts/learning_curve.py and the average below). The budget follows
 #    the device: on a GPU two cameras (behindGripper on the hand + the fixed topview, which keeps
-#    the shelf in sight while the hand carries the block), 12000 steps at batch 64 (the ~10-minute
+#    the shelf in sight while the hand carries the block), 12000 steps at batch 64 (the ~11-minute
 #    H200 runs behind the README's best figures); on a CPU the hand camera alone, 12000 steps at
 #    batch 8 under bfloat16 autocast with one thread where the CPU has native bf16 (AVX512-BF16 or
 #    AMX; else fp32), to fit the 2-hour budget of a 2-core machine;
