@@ -37,6 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max_steps", type=positive_int, default=500, help="step limit per episode (<= 500)")
     parser.add_argument("--num_envs", type=positive_int, default=1, help="environments rolled out together")
     parser.add_argument("--video_dir", default=None, help="folder for episode_<seed>.mp4")
+    parser.add_argument("--video_camera", default=None,
+                        help="camera the videos show, e.g. corner2 (default: the policy's first camera)")
     parser.add_argument("--num_videos", type=non_negative_int, default=None,
                         help="episodes to record (default 3 with --video_dir, else 0)")
     parser.add_argument("--output", default=None, help="results JSON file")
@@ -75,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             k=args.k,
             video_dir=args.video_dir,
             num_videos=num_videos,
+            video_camera=args.video_camera,
             device=device,
             on_demo_states=args.on_demo_states,
         )

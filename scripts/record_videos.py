@@ -4,7 +4,8 @@
     python scripts/record_videos.py --checkpoint runs/<run>/checkpoints/best.pth --num_videos 3 --output_dir videos/
     python scripts/record_videos.py --dataset data/shelf-place-v3.hdf5 --num_videos 3 --output_dir videos/
 
-Policy videos are held-out episodes (seeds from 1,000,000 up) rendered from the policy's first camera;
+Policy videos are held-out episodes (seeds from 1,000,000 up) rendered from the policy's first camera
+(or --video_camera, e.g. a fixed corner2 view that shows the whole scene);
 demonstration videos replay the file's recorded frames of its first camera.
 """
 
@@ -29,6 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max_steps", type=positive_int, default=500, help="policy: step limit per episode")
     parser.add_argument("--seed", type=int, default=0, help="policy: episode i uses seed 1000000 + seed + i")
     parser.add_argument("--size", type=positive_int, default=256, help="video side in pixels")
+    parser.add_argument("--video_camera", default=None,
+                        help="policy: camera the videos show, e.g. corner2 (default: the policy's first camera)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     return parser.parse_args(argv)
 
@@ -48,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         config = EvalConfig(
             episodes=args.num_videos, seed=args.seed, max_steps=args.max_steps, temporal_agg=args.temporal_agg,
             video_dir=args.output_dir, num_videos=args.num_videos, video_size=args.size, device=args.device,
+            video_camera=args.video_camera,
         )
         results = evaluate_checkpoint(args.checkpoint, config)
     except (CheckpointError, DemoFileError, ValueError) as error:

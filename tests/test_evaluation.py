@@ -20,6 +20,7 @@ from training.evaluation import (
     EvalConfig,
     check_env_matches_policy,
     evaluate,
+    evaluate_checkpoint,
     resolve_eval_seeds,
     wilson_interval,
 )
@@ -211,6 +212,27 @@ def test_evaluate_script_end_to_end(tiny_checkpoint, tmp_path):
     assert row[:6] == ["results", "shelf-place-v3", "standard", "behindGripper @ 64 px", str(identity["step"]),
                        "chunk (every 5)"]
     assert row[6] == f"{results['success_rate']:.2f} ({results['successes']}/3)"
+
+
+def test_videos_can_show_another_camera_than_the_policy_sees(tiny_checkpoint, tmp_path):
+    """--video_camera renders the videos from a fixed view; the policy still sees its own camera."""
+    from envs import MetaWorldEnv
+
+    config = EvalConfig(episodes=1, max_steps=2, video_dir=str(tmp_path), num_videos=1, video_size=64,
+                        video_camera="corner2")
+    results = evaluate_checkpoint(tiny_checkpoint, config, progress=False)
+    first = read_video(results["per_episode"][0]["video"])[0].astype(float)
+    env = MetaWorldEnv(EnvConfig(task="shelf-place-v3", cameras=("behindGripper",), image_size=64))
+    try:
+        env.reset(EVAL_SEED_OFFSET)
+        corner2, behind = (env.render(camera, 64).astype(float) for camera in ("corner2", "behindGripper"))
+    finally:
+        env.close()
+    below_label = slice(16, None)  # the "step 0" label covers the top-left corner
+    assert np.abs(first[below_label] - corner2[below_label]).mean() < 0.3 * np.abs(first[below_label] - behind[below_label]).mean()
+    assert results["checkpoint"]["cameras"] == ["behindGripper"]
+    with pytest.raises(ValueError, match="corner9"):
+        EvalConfig(video_camera="corner9")
 
 
 def test_evaluate_script_reports_user_errors_in_one_line(tmp_path):

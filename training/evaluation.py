@@ -65,6 +65,7 @@ class EvalConfig:
     video_dir: str | None = None  # folder for episode_<seed>.mp4 files
     num_videos: int = 0  # record the first num_videos episodes (needs video_dir)
     video_size: int | None = None  # video side in pixels; None = max(256, policy image size)
+    video_camera: str | None = None  # camera the videos show (any of the task's); None = the policy's first
     device: str | None = None  # device to move the policy to; None = leave it where it is
     # diagnostic, never a result: replay the demonstrations' own initial states (training episodes
     # first) to tell under-fitting (fails there too) from poor generalisation (fails only on new states)
@@ -105,6 +106,10 @@ class EvalConfig:
             raise ValueError(f"num_videos={self.num_videos} exceeds the {self.episodes} episodes")
         if self.video_size is not None and self.video_size < 16:
             raise ValueError(f"video_size must be at least 16 pixels, got {self.video_size}")
+        if self.video_camera is not None:
+            from envs import check_cameras
+
+            check_cameras((self.video_camera,))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -228,7 +233,7 @@ def evaluate(
         check_env_matches_policy(env_config, policy)
         env_config = dataclasses.replace(env_config, max_steps=config.max_steps)
     video_size = config.video_size or max(MIN_VIDEO_SIZE, policy.image_size)
-    video_camera = policy.cameras[0]
+    video_camera = config.video_camera or policy.cameras[0]
     num_envs = min(config.num_envs, len(seeds))
 
     start_time = time.perf_counter()
