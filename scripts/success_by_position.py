@@ -32,18 +32,20 @@ def summarize(results: dict) -> dict:
     summary = {
         "successes": len(successes),
         "episodes": len(episodes),
-        "by_abs_object_x": [
-            {"abs_x_m": edges, "episodes": len(inside), "successes": sum(bool(e["success"]) for e in inside)}
-            for edges, inside in _abs_x_bins(episodes)
-        ],
+        "by_abs_object_x": _tally(_abs_x_bins(episodes), "abs_x_m"),
         "max_abs_x_of_a_success": round(max(successes), 4) if successes else None,
     }
     if all("goal_pos" in e for e in episodes):
-        summary["by_carry_x"] = [
-            {"carry_x_m": edges, "episodes": len(inside), "successes": sum(bool(e["success"]) for e in inside)}
-            for edges, inside in _carry_bins(episodes)
-        ]
+        summary["by_carry_x"] = _tally(_carry_bins(episodes), "carry_x_m")
     return summary
+
+
+def _tally(bins: list[tuple[list, list[dict]]], edges_key: str) -> list[dict]:
+    """Episodes and successes per bin, the bin's edges under `edges_key`."""
+    return [
+        {edges_key: edges, "episodes": len(inside), "successes": sum(bool(e["success"]) for e in inside)}
+        for edges, inside in bins
+    ]
 
 
 def _abs_x_bins(episodes: list[dict]) -> list[tuple[list, list[dict]]]:
@@ -70,11 +72,11 @@ def _carry_bins(episodes: list[dict]) -> list[tuple[list, list[dict]]]:
 
 def demo_counts(path: str) -> dict:
     """The demonstrations of a demo HDF5 file per bin (their recorded initial object and goal positions)."""
+    import h5py
+
     from envs.hdf5_demos import validate_demo_file
 
     info = validate_demo_file(path)
-    import h5py
-
     with h5py.File(path, "r") as f:
         demos = [
             {"object_init_pos": f[name].attrs["object_init_pos"].tolist(), "goal_pos": f[name].attrs["goal_pos"].tolist()}
