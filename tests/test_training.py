@@ -297,9 +297,9 @@ def test_overfits_one_fixed_batch(tiny_demo_file, tmp_path):
         {**TINY_MODEL, "dropout": 0.0, "kl_weight": 1.0},
     )
     batch = torch.utils.data.default_collate([trainer._train_set[i] for i in (0, 30, 60, 90)])
-    first = trainer.train_step(batch)["train/l1"]
+    first = trainer.train_step(batch)["train/l1"].item()
     for _ in range(150):
-        last = trainer.train_step(batch)["train/l1"]
+        last = trainer.train_step(batch)["train/l1"].item()
     assert last < first / 5, (first, last)
 
 
