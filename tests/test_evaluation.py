@@ -164,10 +164,27 @@ def test_evaluate_stops_at_first_success_and_counts_steps(expert_policy, tiny_de
         np.testing.assert_allclose(record["object_init_pos"], demo["object_init_pos"])
         np.testing.assert_allclose(record["goal_pos"], demo["goal_pos"])
         assert record["return"] > 0
+    for record in results["per_episode"]:  # the block ends on the shelf, ~28 cm above the table
+        assert record["max_object_lift_m"] > 0.2 and record["final_object_to_goal_m"] < 0.07
+    assert results["failure_modes"] == {"failed": 0, "never_lifted": 0, "lifted_not_placed": 0}
     frames = read_video(results["per_episode"][0]["video"])
     assert len(frames) == steps_to_success[0] + 1  # the reset frame, then one per action
     assert is_success_frame(frames[-1]) and not is_success_frame(frames[-2])
     assert results["per_episode"][1]["video"] is None
+
+
+def test_failure_modes_tell_a_missed_grasp_from_a_block_not_placed(expert_policy, tiny_demo_file):
+    demo = read_episode(tiny_demo_file, 0, with_images=False)
+    seed, first_success = int(demo["seed"]), int(demo["first_success_step"])
+    # cut the expert off 15 steps before success: the block is in the hand, in the air, not on the shelf
+    carried = evaluate(expert_policy, EvalConfig(seeds=[seed], max_steps=first_success - 15), progress=False)
+    record = carried["per_episode"][0]
+    assert not record["success"] and record["max_object_lift_m"] >= 0.02 and record["final_object_to_goal_m"] > 0.07
+    assert carried["failure_modes"] == {"failed": 1, "never_lifted": 0, "lifted_not_placed": 1}
+    # 10 steps of the expert only reach towards the block
+    reaching = evaluate(expert_policy, EvalConfig(seeds=[seed], max_steps=10), progress=False)
+    assert reaching["per_episode"][0]["max_object_lift_m"] < 0.005
+    assert reaching["failure_modes"] == {"failed": 1, "never_lifted": 1, "lifted_not_placed": 0}
 
 
 def test_evaluate_script_end_to_end(tiny_checkpoint, tmp_path):

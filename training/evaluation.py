@@ -202,6 +202,15 @@ class _Episode:
     episode_return: float = 0.0
     success: bool = False
     frames: list[np.ndarray] | None = None
+    # what happened to the object (MetaWorld's own state; the policy never sees it): for failure modes
+    max_object_lift: float = 0.0  # highest object z above its initial z, metres
+    object_to_goal: float | None = None  # MetaWorld's info["obj_to_target"] after the last step, metres
+
+    def observe(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
+        object_z = float(obs["env_state"][OBJECT_POS][2])  # MetaWorld observation: hand xyz, gripper, object xyz, ...
+        self.max_object_lift = max(self.max_object_lift, object_z - self.object_init_pos[2])
+        if "obj_to_target" in info:
+            self.object_to_goal = float(info["obj_to_target"])
 
     def record(self, video: str | None) -> dict[str, Any]:
         return {
@@ -211,8 +220,23 @@ class _Episode:
             "success": self.success,
             "steps": self.steps,
             "return": self.episode_return,
+            "max_object_lift_m": self.max_object_lift,
+            "final_object_to_goal_m": self.object_to_goal,
             "video": video,
         }
+
+
+OBJECT_POS = slice(4, 7)  # the object's xyz in MetaWorld's 39-float observation
+LIFTED_M = 0.02  # an object raised this far above its start has been picked up (MetaWorld's grasp test uses 2 cm)
+
+
+def failure_modes(per_episode: list[dict[str, Any]]) -> dict[str, int]:
+    """Failed episodes split by what the object did: never lifted (the grasp failed or never came) or
+    lifted but not where it belongs when the episode ended (dropped, or carried to the wrong place).
+    Meaningful for tasks that pick an object up (shelf-place, pick-place); a button never "lifts"."""
+    failed = [record for record in per_episode if not record["success"]]
+    never_lifted = sum(record["max_object_lift_m"] < LIFTED_M for record in failed)
+    return {"failed": len(failed), "never_lifted": never_lifted, "lifted_not_placed": len(failed) - never_lifted}
 
 
 def evaluate(
@@ -285,6 +309,7 @@ def evaluate(
                 episode.episode_return += reward
                 episode.success = episode.success or success
                 last_obs[env_index] = obs
+                episode.observe(obs, info)
                 if episode.frames is not None:
                     episode.frames.append(annotate(env.render(video_camera, video_size), episode.steps, success))
                 if success or info["truncated"]:
@@ -318,6 +343,7 @@ def evaluate(
         "episodes_per_minute": 60.0 * len(per_episode) / wall_s,
         "wall_s": wall_s,
         "setup_s": setup_s,
+        "failure_modes": failure_modes(per_episode),
         "per_episode": per_episode,
         "settings": settings,
         "checkpoint": policy.identity(),
@@ -367,6 +393,13 @@ def format_summary(results: dict[str, Any]) -> str:
         ("mode", f"{mode}, query every {settings['query_freq']} step(s), k={settings['k']}"),
         ("success rate", f"{success}, 95% CI [{low:.3f}, {high:.3f}]"),
         ("steps to success", f"mean {steps[0]}, median {steps[1]}"),
+    ]
+    modes = results.get("failure_modes")
+    if modes and modes["failed"]:
+        failures = (f"{modes['never_lifted']} never lifted the object {LIFTED_M * 100:.0f} cm, "
+                    f"{modes['lifted_not_placed']} lifted it but did not place it")
+        rows.append(("failures", failures))
+    rows += [
         ("speed", f"{results['episodes_per_minute']:.1f} episodes/min ({results['wall_s']:.1f} s, {envs})"),
     ]
     width = max(len(name) for name, _ in rows)
