@@ -9,6 +9,9 @@ per bin of |object x| (metres from the table's centre line), the largest |x| of 
 
     python scripts/success_by_position.py results/shelf-place-v3__standard__chunk.json
 
+Result files that record the object's highest lift (evaluations since stop 15) also count, per
+bin, the failures that never lifted the object 2 cm ("failed_never_lifted": the grasp failed).
+
 With --demos FILE it also counts the demonstrations of a demo HDF5 file in the same bins (where
 the training data is thin), under the key "demos".
 """
@@ -21,6 +24,8 @@ import sys
 
 import _bootstrap  # noqa: F401
 from _cli import Parser
+
+from training.evaluation import LIFTED_M
 
 BIN_EDGES = (0.0, 0.025, 0.05, 0.075, 0.1)  # |x| bins in metres (shelf-place samples x in [-0.1, 0.1])
 CARRY_EDGES = (-0.1, -0.05, 0.0, 0.05, 0.1)  # goal x − object x bins in metres; the outer bins are open
@@ -41,11 +46,15 @@ def summarize(results: dict) -> dict:
 
 
 def _tally(bins: list[tuple[list, list[dict]]], edges_key: str) -> list[dict]:
-    """Episodes and successes per bin, the bin's edges under `edges_key`."""
-    return [
-        {edges_key: edges, "episodes": len(inside), "successes": sum(bool(e["success"]) for e in inside)}
-        for edges, inside in bins
-    ]
+    """Episodes and successes per bin, the bin's edges under `edges_key`; where the episodes record
+    the object's highest lift (evaluations since stop 15), also the failures that never lifted it."""
+    rows = []
+    for edges, inside in bins:
+        row = {edges_key: edges, "episodes": len(inside), "successes": sum(bool(e["success"]) for e in inside)}
+        if all("max_object_lift_m" in e for e in inside):
+            row["failed_never_lifted"] = sum(not e["success"] and e["max_object_lift_m"] < LIFTED_M for e in inside)
+        rows.append(row)
+    return rows
 
 
 def _abs_x_bins(episodes: list[dict]) -> list[tuple[list, list[dict]]]:

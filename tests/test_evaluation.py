@@ -336,6 +336,15 @@ def test_success_by_position_bins_successes_by_object_x(tmp_path, tiny_demo_file
     bins = json.loads(done.stdout)[str(path)]["by_carry_x"]
     assert [b["carry_x_m"] for b in bins] == [[None, -0.1], [-0.1, -0.05], [-0.05, 0.0], [0.0, 0.05], [0.05, 0.1], [0.1, None]]
     assert [(b["successes"], b["episodes"]) for b in bins] == [(1, 1), (1, 1), (0, 1), (1, 1), (0, 1), (1, 2)]
+    assert all("failed_never_lifted" not in b for b in bins)  # these episodes record no lift
+    # with the object's highest lift recorded, failures that never lifted it are counted per bin
+    lifts = [0.3, 0.3, 0.001, 0.3, 0.05, 0.0, 0.3]
+    for record, lift in zip(with_goal["per_episode"], lifts, strict=True):
+        record["max_object_lift_m"] = lift
+    path.write_text(json.dumps(with_goal))
+    done = subprocess.run([sys.executable, script, str(path)], capture_output=True, text=True, check=False)
+    bins = json.loads(done.stdout)[str(path)]["by_carry_x"]
+    assert [b["failed_never_lifted"] for b in bins] == [0, 0, 1, 0, 0, 1]
     # --demos counts a real demo file's episodes in the same bins, from their recorded positions
     done = subprocess.run([sys.executable, script, str(path), "--demos", tiny_demo_file], capture_output=True,
                           text=True, check=False)
