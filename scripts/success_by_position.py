@@ -25,7 +25,7 @@ import sys
 import _bootstrap  # noqa: F401
 from _cli import Parser
 
-from training.evaluation import LIFTED_M
+from training.evaluation import failed_never_lifted
 
 BIN_EDGES = (0.0, 0.025, 0.05, 0.075, 0.1)  # |x| bins in metres (shelf-place samples x in [-0.1, 0.1])
 CARRY_EDGES = (-0.1, -0.05, 0.0, 0.05, 0.1)  # goal x − object x bins in metres; the outer bins are open
@@ -52,7 +52,7 @@ def _tally(bins: list[tuple[list, list[dict]]], edges_key: str) -> list[dict]:
     for edges, inside in bins:
         row = {edges_key: edges, "episodes": len(inside), "successes": sum(bool(e["success"]) for e in inside)}
         if all("max_object_lift_m" in e for e in inside):
-            row["failed_never_lifted"] = sum(not e["success"] and e["max_object_lift_m"] < LIFTED_M for e in inside)
+            row["failed_never_lifted"] = sum(map(failed_never_lifted, inside))
         rows.append(row)
     return rows
 

@@ -234,9 +234,14 @@ def failure_modes(per_episode: list[dict[str, Any]]) -> dict[str, int]:
     """Failed episodes split by what the object did: never lifted (the grasp failed or never came) or
     lifted but not where it belongs when the episode ended (dropped, or carried to the wrong place).
     Meaningful for tasks that pick an object up (shelf-place, pick-place); a button never "lifts"."""
-    failed = [record for record in per_episode if not record["success"]]
-    never_lifted = sum(record["max_object_lift_m"] < LIFTED_M for record in failed)
-    return {"failed": len(failed), "never_lifted": never_lifted, "lifted_not_placed": len(failed) - never_lifted}
+    failed = sum(not record["success"] for record in per_episode)
+    never_lifted = sum(map(failed_never_lifted, per_episode))
+    return {"failed": failed, "never_lifted": never_lifted, "lifted_not_placed": failed - never_lifted}
+
+
+def failed_never_lifted(record: dict[str, Any]) -> bool:
+    """A per-episode record of a failure in which the object never rose `LIFTED_M` above its start."""
+    return not record["success"] and record["max_object_lift_m"] < LIFTED_M
 
 
 def evaluate(
