@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 import h5py
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, Sampler, default_collate
 
 from envs.hdf5_demos import episode_name, validate_demo_file
 from training import batch_keys
@@ -130,29 +130,19 @@ class EpisodeWindowDataset(Dataset):
 class DeviceWindows:
     """Every window of an `EpisodeWindowDataset` held in memory on one device (images stay uint8), so
     that a batch is four index lookups there instead of per-sample HDF5 reads in DataLoader workers
-    and a copy to the device. ``batch(indices)`` holds exactly what collating ``dataset[i]`` gives.
+    and a copy to the device. Built by collating every ``dataset[i]`` once, so ``batch(indices)``
+    holds exactly what collating those items gives.
 
     Memory: the frames of the chosen cameras (50 shelf-place demos, two 96 px cameras: 0.3 GB) plus
     every padded action chunk (frames × chunk × action_dim floats: 4 MB there).
     """
 
     def __init__(self, dataset: EpisodeWindowDataset, device: torch.device | str) -> None:
-        with h5py.File(dataset.path, "r") as f:
-            images = [
-                np.stack([f[episode_name(e)][f"obs/images/{camera}"][()] for camera in dataset.cameras], axis=1)
-                for e in dataset.episodes
-            ]  # (T, N, H, W, 3) per episode
-        self.images = torch.from_numpy(np.concatenate(images)).to(device)  # (F, N, H, W, 3) uint8, F = all frames
-        self.qpos = torch.cat(dataset._qpos).to(device)  # (F, Q)
-        chunks, pads = [], []
-        for actions in dataset._actions:  # (T, A)
-            length = actions.shape[0]
-            padded = torch.cat([actions, actions.new_zeros(dataset.chunk_size, actions.shape[1])])  # (T+S, A)
-            steps = torch.arange(length)[:, None] + torch.arange(dataset.chunk_size)  # (T, S)
-            chunks.append(padded[steps])  # (T, S, A)
-            pads.append(steps >= length)  # (T, S)
-        self.action_chunks = torch.cat(chunks).to(device)  # (F, S, A)
-        self.is_pad = torch.cat(pads).to(device)  # (F, S)
+        every = default_collate([dataset[i] for i in range(len(dataset))])  # F = all windows
+        self.qpos = every[batch_keys.QPOS].to(device)  # (F, Q)
+        self.images = every[batch_keys.IMAGES].to(device)  # (F, N, H, W, 3) uint8
+        self.action_chunks = every[batch_keys.ACTION_CHUNK].to(device)  # (F, S, A)
+        self.is_pad = every[batch_keys.IS_PAD].to(device)  # (F, S)
 
     def batch(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
         index = torch.as_tensor(indices, device=self.images.device)  # (B,)
