@@ -11,6 +11,9 @@ per bin of |object x| (metres from the table's centre line), the largest |x| of 
 
 Result files that record the object's highest lift (evaluations since stop 15) also count, per
 bin, the failures that never lifted the object 2 cm ("failed_never_lifted": the grasp failed).
+Those that record where the hand was when the fingers closed (``grasp_offset_m``, since stop 16)
+get "grasp_offset_by_outcome": the median hand − object offset (x, y, z) and the median |y| offset
+(in centimetres) of successes, failures that never lifted, and failures that lifted.
 
 With --demos FILE it also counts the demonstrations of a demo HDF5 file in the same bins (where
 the training data is thin), under the key "demos".
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import statistics
 import sys
 
 import _bootstrap  # noqa: F401
@@ -42,7 +46,29 @@ def summarize(results: dict) -> dict:
     }
     if all("goal_pos" in e for e in episodes):
         summary["by_carry_x"] = _tally(_carry_bins(episodes), "carry_x_m")
+    if all("grasp_offset_m" in e for e in episodes):
+        summary["grasp_offset_by_outcome"] = grasp_offsets(episodes)
     return summary
+
+
+def grasp_offsets(episodes: list[dict]) -> dict:
+    """Median hand − object offset (cm) when the fingers first closed, per outcome; episodes whose
+    fingers never closed are counted under "never_closed"."""
+    groups = {
+        "success": [e for e in episodes if e["success"]],
+        "failed_never_lifted": [e for e in episodes if failed_never_lifted(e)],
+        "failed_lifted": [e for e in episodes if not e["success"] and not failed_never_lifted(e)],
+    }
+    report = {}
+    for name, members in groups.items():
+        offsets = [e["grasp_offset_m"] for e in members if e["grasp_offset_m"] is not None]
+        row: dict = {"episodes": len(members), "never_closed": len(members) - len(offsets)}
+        if offsets:
+            centimetres = [[100.0 * v for v in offset] for offset in offsets]
+            row["median_offset_cm"] = [round(statistics.median(axis), 2) for axis in zip(*centimetres, strict=True)]
+            row["median_abs_y_cm"] = round(statistics.median(abs(offset[1]) for offset in centimetres), 2)
+        report[name] = row
+    return report
 
 
 def _tally(bins: list[tuple[list, list[dict]]], edges_key: str) -> list[dict]:

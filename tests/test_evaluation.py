@@ -166,6 +166,9 @@ def test_evaluate_stops_at_first_success_and_counts_steps(expert_policy, tiny_de
         assert record["return"] > 0
     for record in results["per_episode"]:  # the block ends on the shelf, ~28 cm above the table
         assert record["max_object_lift_m"] > 0.2 and record["final_object_to_goal_m"] < 0.07
+        # the expert closes its fingers centred over the block (x, y within 2 cm), the hand 3–6 cm above its centre
+        dx, dy, dz = record["grasp_offset_m"]
+        assert abs(dx) < 0.02 and abs(dy) < 0.02 and 0.03 < dz < 0.06, record["grasp_offset_m"]
     assert results["failure_modes"] == {"failed": 0, "never_lifted": 0, "lifted_not_placed": 0}
     frames = read_video(results["per_episode"][0]["video"])
     assert len(frames) == steps_to_success[0] + 1  # the reset frame, then one per action
@@ -184,6 +187,7 @@ def test_failure_modes_tell_a_missed_grasp_from_a_block_not_placed(expert_policy
     # 10 steps of the expert only reach towards the block
     reaching = evaluate(expert_policy, EvalConfig(seeds=[seed], max_steps=10), progress=False)
     assert reaching["per_episode"][0]["max_object_lift_m"] < 0.005
+    assert reaching["per_episode"][0]["grasp_offset_m"] is None  # the fingers are still open
     assert reaching["failure_modes"] == {"failed": 1, "never_lifted": 1, "lifted_not_placed": 0}
 
 
@@ -345,6 +349,21 @@ def test_success_by_position_bins_successes_by_object_x(tmp_path, tiny_demo_file
     done = subprocess.run([sys.executable, script, str(path)], capture_output=True, text=True, check=False)
     bins = json.loads(done.stdout)[str(path)]["by_carry_x"]
     assert [b["failed_never_lifted"] for b in bins] == [0, 0, 1, 0, 0, 1]
+    assert "grasp_offset_by_outcome" not in json.loads(done.stdout)[str(path)]  # no grasp offsets recorded
+    # with the grasp offsets recorded: medians per outcome, in cm; fingers that never closed are counted
+    offsets = [[0.0, 0.01, 0.04], [0.01, -0.01, 0.05], None, [0.0, 0.0, 0.04], [0.0, 0.02, 0.045],
+               [0.0, -0.03, 0.06], [0.002, 0.0, 0.043]]
+    for record, offset in zip(with_goal["per_episode"], offsets, strict=True):
+        record["grasp_offset_m"] = offset
+    path.write_text(json.dumps(with_goal))
+    done = subprocess.run([sys.executable, script, str(path)], capture_output=True, text=True, check=False)
+    grasp = json.loads(done.stdout)[str(path)]["grasp_offset_by_outcome"]
+    assert grasp["success"] == {"episodes": 4, "never_closed": 0, "median_offset_cm": [0.1, 0.0, 4.15],
+                                "median_abs_y_cm": 0.5}
+    assert grasp["failed_never_lifted"] == {"episodes": 2, "never_closed": 1, "median_offset_cm": [0.0, -3.0, 6.0],
+                                            "median_abs_y_cm": 3.0}
+    assert grasp["failed_lifted"] == {"episodes": 1, "never_closed": 0, "median_offset_cm": [0.0, 2.0, 4.5],
+                                      "median_abs_y_cm": 2.0}
     # --demos counts a real demo file's episodes in the same bins, from their recorded positions
     done = subprocess.run([sys.executable, script, str(path), "--demos", tiny_demo_file], capture_output=True,
                           text=True, check=False)

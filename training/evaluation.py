@@ -21,7 +21,9 @@ Result dict (also what ``scripts/evaluate_act_proper.py`` writes as JSON):
   ``episodes_per_minute`` and ``wall_s`` (everything, environment construction included),
   ``setup_s`` (environment construction alone);
 - ``per_episode``: one dict per episode, in seed order: ``seed``, ``object_init_pos``, ``goal_pos``,
-  ``success``, ``steps``, ``return``, ``video`` (path or None);
+  ``success``, ``steps``, ``return``, ``video`` (path or None), and what the object did (MetaWorld's
+  state, recorded only): ``max_object_lift_m``, ``final_object_to_goal_m``, ``grasp_offset_m``
+  (hand − object xyz when the fingers first closed halfway; None if they never did);
 - ``settings``: the `EvalConfig` used (seeds resolved) plus the policy's execution settings;
 - ``checkpoint``: path, sha256, step, model_kind, code_version, task, cameras, image_size, state_input;
 - ``env``: the `EnvConfig` of the environments.
@@ -205,10 +207,14 @@ class _Episode:
     # what happened to the object (MetaWorld's own state; the policy never sees it): for failure modes
     max_object_lift: float = 0.0  # highest object z above its initial z, metres
     object_to_goal: float | None = None  # MetaWorld's info["obj_to_target"] after the last step, metres
+    grasp_offset: list[float] | None = None  # hand − object xyz when the fingers first close halfway, metres
 
     def observe(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
-        object_z = float(obs["env_state"][OBJECT_POS][2])  # MetaWorld observation: hand xyz, gripper, object xyz, ...
+        env_state = obs["env_state"]  # MetaWorld observation: hand xyz, finger opening, object xyz, ...
+        object_z = float(env_state[OBJECT_POS][2])
         self.max_object_lift = max(self.max_object_lift, object_z - self.object_init_pos[2])
+        if self.grasp_offset is None and env_state[FINGER_OPENING] < GRASP_FINGER_OPENING:
+            self.grasp_offset = (env_state[HAND_POS] - env_state[OBJECT_POS]).round(5).tolist()
         if "obj_to_target" in info:
             self.object_to_goal = float(info["obj_to_target"])
 
@@ -222,11 +228,18 @@ class _Episode:
             "return": self.episode_return,
             "max_object_lift_m": self.max_object_lift,
             "final_object_to_goal_m": self.object_to_goal,
+            "grasp_offset_m": self.grasp_offset,
             "video": video,
         }
 
 
-OBJECT_POS = slice(4, 7)  # the object's xyz in MetaWorld's 39-float observation
+HAND_POS = slice(0, 3)  # the hand's xyz in MetaWorld's 39-float observation
+FINGER_OPENING = 3  # the fingers' opening, 1 = open, in MetaWorld's observation
+OBJECT_POS = slice(4, 7)  # the object's xyz in MetaWorld's observation
+# Fingers this far closed have met the object (or closed on air): where the hand was relative to the
+# object then tells a grasp that slipped off an edge from one that was centred. MetaWorld's expert
+# on shelf-place reaches it with the hand ~4.3 cm above the block's centre and within ~1 cm in x and y.
+GRASP_FINGER_OPENING = 0.5
 LIFTED_M = 0.02  # an object raised this far above its start has been picked up (MetaWorld's grasp test uses 2 cm)
 
 

@@ -1,0 +1,136 @@
+#!/usr/bin/env python
+"""Where a policy's grasp goes wrong: the policy and the scripted expert from the same initial states.
+
+For each seed, rolls out the checkpoint's policy and MetaWorld's scripted expert from the same
+initial state and records, step by step, the hand position, the finger opening (qpos[3]), the
+object position and the gripper command. Prints JSON with one summary per seed and roller:
+the first step the gripper command closes (> 0), the hand − object offset (metres) at that step,
+how far the object had been pushed in the table plane before it, the object's highest lift, and
+the step where the episode ended. With --trace FILE it also writes the per-step traces (JSON).
+
+The object and goal positions are read from MetaWorld's state for this diagnosis only; the
+policy sees what it always sees (its cameras and qpos).
+
+    python scripts/diag_grasp.py --checkpoint runs/<run>/checkpoints/avg_7000-11000.pth \\
+        --seeds 1000009 1000019 --temporal_agg --max_steps 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import _bootstrap  # noqa: F401
+from _cli import Parser, non_negative_int, positive_int
+
+LIFT_M = 0.02  # object height gain that counts as lifted (as the evaluator's failure modes)
+PUSH_M = 0.01  # object displacement in the table plane before the grasp that counts as pushed
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = Parser(__doc__)
+    parser.add_argument("--checkpoint", required=True, help="checkpoint file or run folder")
+    parser.add_argument("--seeds", type=non_negative_int, nargs="+", required=True, help="episode seeds")
+    parser.add_argument("--temporal_agg", action="store_true", help="temporal aggregation (as the evaluator)")
+    parser.add_argument("--k", type=float, default=0.01, help="temporal aggregation weight (as the evaluator)")
+    parser.add_argument("--max_steps", type=positive_int, default=200, help="steps per rollout")
+    parser.add_argument("--trace", default=None, help="also write the per-step traces to this JSON file")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    return parser.parse_args(argv)
+
+
+def summarize(trace: list[dict]) -> dict:
+    """Grasp moment and outcome of one rollout trace (list of per-step dicts, step 0 = reset)."""
+    import numpy as np
+
+    start_object = np.asarray(trace[0]["object"])
+    close_step = next((t["step"] for t in trace[1:] if t["gripper_cmd"] > 0), None)
+    summary: dict = {"close_step": close_step}
+    if close_step is not None:
+        at_close = trace[close_step]
+        offset = np.asarray(at_close["hand"]) - np.asarray(at_close["object"])
+        pushed = np.linalg.norm((np.asarray(at_close["object"]) - start_object)[:2])
+        summary.update(
+            hand_minus_object_at_close_m=[round(float(v), 4) for v in offset],
+            object_pushed_before_close_m=round(float(pushed), 4),
+        )
+    lifts = [t["object"][2] - start_object[2] for t in trace]
+    summary["max_object_lift_m"] = round(float(max(lifts)), 4)
+    summary["lifted"] = bool(max(lifts) >= LIFT_M)
+    summary["steps"] = trace[-1]["step"]
+    summary["success"] = bool(trace[-1]["success"])
+    return summary
+
+
+def rollout(env, seed: int, act, max_steps: int) -> list[dict]:
+    """Per-step trace of `act(obs) -> (4,)` from `seed`'s initial state, until success or max_steps."""
+    obs = env.reset(seed)
+    trace = [_snapshot(obs, 0, None, False)]
+    for step in range(1, max_steps + 1):
+        action = act(obs)
+        obs, _, success, _ = env.step(action)
+        trace[-1]["gripper_cmd"] = float(action[3])  # the command given at that state
+        trace.append(_snapshot(obs, step, None, success))
+        if success:
+            break
+    trace[-1]["gripper_cmd"] = 0.0
+    return trace
+
+
+def _snapshot(obs: dict, step: int, gripper_cmd: float | None, success: bool) -> dict:
+    state = obs["env_state"]  # MetaWorld's 39 floats: hand xyz, finger opening, object xyz, ...
+    return {
+        "step": step,
+        "hand": [round(float(v), 5) for v in state[0:3]],
+        "finger": round(float(state[3]), 5),
+        "object": [round(float(v), 5) for v in state[4:7]],
+        "gripper_cmd": gripper_cmd,
+        "success": success,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        import envs  # noqa: F401  (picks a headless GL backend)
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    from envs.experts import expert_action, make_expert
+    from envs.metaworld_wrapper import MetaWorldEnv
+    from training.checkpoint import CheckpointError
+    from training.policy import ACTPolicy
+
+    try:
+        policy = ACTPolicy.from_checkpoint(args.checkpoint, device=args.device, temporal_agg=args.temporal_agg, k=args.k)
+    except (CheckpointError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    report: dict = {"checkpoint": args.checkpoint, "temporal_agg": args.temporal_agg, "seeds": {}}
+    traces: dict = {}
+    with MetaWorldEnv(policy.env_config(max_steps=args.max_steps)) as env:
+        expert = make_expert(policy.task)
+        for seed in args.seeds:
+            policy.reset()
+            policy_trace = rollout(env, seed, lambda obs: policy.select_action([obs])[0], args.max_steps)
+            expert_trace = rollout(env, seed, lambda obs: expert_action(expert, obs["env_state"]), args.max_steps)
+            positions = env.initial_positions()
+            report["seeds"][str(seed)] = {
+                "object_init_pos": [round(float(v), 4) for v in positions["object_pos"]],
+                "goal_pos": [round(float(v), 4) for v in positions["goal_pos"]],
+                "policy": summarize(policy_trace),
+                "expert": summarize(expert_trace),
+            }
+            traces[str(seed)] = {"policy": policy_trace, "expert": expert_trace}
+            print(f"seed {seed}: policy {report['seeds'][str(seed)]['policy']}", file=sys.stderr)
+    if args.trace:
+        from training.atomic import write_json
+
+        write_json(args.trace, traces)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

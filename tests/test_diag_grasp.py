@@ -1,0 +1,46 @@
+"""scripts/diag_grasp.py on a real tiny checkpoint: the policy and the expert from the same initial state."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from envs.hdf5_demos import read_episode
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "scripts", "diag_grasp.py")
+
+
+def test_expert_grasp_is_centred_and_lifts_while_an_untrained_policy_does_not(tiny_checkpoint, tiny_demo_file, tmp_path):
+    demo = read_episode(tiny_demo_file, 0, with_images=False)
+    seed, first_success = int(demo["seed"]), int(demo["first_success_step"])
+    trace_file = tmp_path / "trace.json"
+    done = subprocess.run(
+        [sys.executable, SCRIPT, "--checkpoint", tiny_checkpoint, "--seeds", str(seed),
+         "--max_steps", str(first_success + 5), "--trace", str(trace_file)],
+        capture_output=True, text=True, timeout=300, check=False, env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)["seeds"][str(seed)]
+    expert, policy = report["expert"], report["policy"]
+    # the expert reproduces its recorded demonstration: closes over the block, lifts it, succeeds
+    assert expert["success"] and expert["lifted"] and expert["steps"] == first_success + 1
+    assert 0 < expert["close_step"] < first_success and expert["object_pushed_before_close_m"] < 0.01
+    dx, dy, _ = expert["hand_minus_object_at_close_m"]
+    assert abs(dx) < 0.03 and abs(dy) < 0.03
+    # an untrained policy does not lift the block and runs to the step limit
+    assert not policy["success"] and not policy["lifted"] and policy["steps"] == first_success + 5
+    traces = json.loads(trace_file.read_text())[str(seed)]
+    assert len(traces["expert"]) == first_success + 2  # the reset state, then one per action
+    assert traces["expert"][expert["close_step"]]["gripper_cmd"] > 0
+    assert all(t["gripper_cmd"] <= 0 for t in traces["expert"][1 : expert["close_step"]])
+
+
+def test_missing_checkpoint_is_a_clean_error(tmp_path):
+    done = subprocess.run(
+        [sys.executable, SCRIPT, "--checkpoint", str(tmp_path / "none.pth"), "--seeds", "1000000"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 2 and "no such checkpoint" in done.stderr and "Traceback" not in done.stderr
