@@ -3,10 +3,12 @@
 
 For each seed, rolls out the checkpoint's policy and MetaWorld's scripted expert from the same
 initial state and records, step by step, the hand position, the finger opening (qpos[3]), the
-object position and the gripper command. Prints JSON with one summary per seed and roller:
-the first step the gripper command closes (> 0), the hand − object offset (metres) at that step,
-how far the object had been pushed in the table plane before it, the object's highest lift, and
-the step where the episode ended. With --trace FILE it also writes the per-step traces (JSON).
+object position and the action taken there. Prints JSON with one summary per seed and roller: the
+first step whose gripper command closes (> 0) and the hand − object offset (metres) then, how far
+the object had been pushed in the table plane before it; the first step after it that commands
+the hand upwards, with the hand's height above the object and the finger opening then (MetaWorld's
+expert lifts once the hand is within ~5.5 cm of the block's centre); the object's highest lift and
+the step where the rollout ended. With --trace FILE it also writes the per-step traces (JSON).
 
 The object and goal positions are read from MetaWorld's state for this diagnosis only; the
 policy sees what it always sees (its cameras and qpos).
@@ -33,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", required=True, help="checkpoint file or run folder")
     parser.add_argument("--seeds", type=non_negative_int, nargs="+", required=True, help="episode seeds")
     parser.add_argument("--temporal_agg", action="store_true", help="temporal aggregation (as the evaluator)")
+    parser.add_argument("--query_freq", type=positive_int, default=None,
+                        help="steps between model queries (as the evaluator; default: chunk size, or 1 with --temporal_agg)")
     parser.add_argument("--k", type=float, default=0.01, help="temporal aggregation weight (as the evaluator)")
     parser.add_argument("--max_steps", type=positive_int, default=200, help="steps per rollout")
     parser.add_argument("--trace", default=None, help="also write the per-step traces to this JSON file")
@@ -45,7 +49,7 @@ def summarize(trace: list[dict]) -> dict:
     import numpy as np
 
     start_object = np.asarray(trace[0]["object"])
-    close_step = next((t["step"] for t in trace[1:] if t["gripper_cmd"] > 0), None)
+    close_step = next((t["step"] for t in trace[:-1] if t["gripper_cmd"] > 0), None)
     summary: dict = {"close_step": close_step}
     if close_step is not None:
         at_close = trace[close_step]
@@ -55,6 +59,13 @@ def summarize(trace: list[dict]) -> dict:
             hand_minus_object_at_close_m=[round(float(v), 4) for v in offset],
             object_pushed_before_close_m=round(float(pushed), 4),
         )
+        # the first upward command after closing: where the hand was when it started to lift
+        lift_step = next((t["step"] for t in trace[close_step:-1] if t["action"][2] > 0), None)
+        summary["lift_step"] = lift_step
+        if lift_step is not None:
+            at_lift = trace[lift_step]
+            summary["hand_above_object_at_lift_m"] = round(at_lift["hand"][2] - at_lift["object"][2], 4)
+            summary["finger_opening_at_lift"] = at_lift["finger"]
     lifts = [t["object"][2] - start_object[2] for t in trace]
     summary["max_object_lift_m"] = round(float(max(lifts)), 4)
     summary["lifted"] = bool(max(lifts) >= LIFT_M)
@@ -66,26 +77,27 @@ def summarize(trace: list[dict]) -> dict:
 def rollout(env, seed: int, act, max_steps: int) -> list[dict]:
     """Per-step trace of `act(obs) -> (4,)` from `seed`'s initial state, until success or max_steps."""
     obs = env.reset(seed)
-    trace = [_snapshot(obs, 0, None, False)]
+    trace = [_snapshot(obs, 0, False)]
     for step in range(1, max_steps + 1):
         action = act(obs)
         obs, _, success, _ = env.step(action)
-        trace[-1]["gripper_cmd"] = float(action[3])  # the command given at that state
-        trace.append(_snapshot(obs, step, None, success))
+        trace[-1]["action"] = [round(float(v), 4) for v in action]  # the command given at that state
+        trace[-1]["gripper_cmd"] = trace[-1]["action"][3]
+        trace.append(_snapshot(obs, step, success))
         if success:
             break
-    trace[-1]["gripper_cmd"] = 0.0
-    return trace
+    return trace  # the last state has no action: its "action" and "gripper_cmd" stay None
 
 
-def _snapshot(obs: dict, step: int, gripper_cmd: float | None, success: bool) -> dict:
+def _snapshot(obs: dict, step: int, success: bool) -> dict:
     state = obs["env_state"]  # MetaWorld's 39 floats: hand xyz, finger opening, object xyz, ...
     return {
         "step": step,
         "hand": [round(float(v), 5) for v in state[0:3]],
         "finger": round(float(state[3]), 5),
         "object": [round(float(v), 5) for v in state[4:7]],
-        "gripper_cmd": gripper_cmd,
+        "action": None,
+        "gripper_cmd": None,
         "success": success,
     }
 
@@ -103,11 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     from training.policy import ACTPolicy
 
     try:
-        policy = ACTPolicy.from_checkpoint(args.checkpoint, device=args.device, temporal_agg=args.temporal_agg, k=args.k)
+        policy = ACTPolicy.from_checkpoint(
+            args.checkpoint, device=args.device, temporal_agg=args.temporal_agg, query_freq=args.query_freq, k=args.k
+        )
     except (CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    report: dict = {"checkpoint": args.checkpoint, "temporal_agg": args.temporal_agg, "seeds": {}}
+    report: dict = {"checkpoint": args.checkpoint, "settings": policy.settings(), "seeds": {}}
     traces: dict = {}
     with MetaWorldEnv(policy.env_config(max_steps=args.max_steps)) as env:
         expert = make_expert(policy.task)

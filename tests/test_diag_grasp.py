@@ -19,23 +19,29 @@ def test_expert_grasp_is_centred_and_lifts_while_an_untrained_policy_does_not(ti
     trace_file = tmp_path / "trace.json"
     done = subprocess.run(
         [sys.executable, SCRIPT, "--checkpoint", tiny_checkpoint, "--seeds", str(seed),
-         "--max_steps", str(first_success + 5), "--trace", str(trace_file)],
+         "--max_steps", str(first_success + 5), "--query_freq", "5", "--trace", str(trace_file)],
         capture_output=True, text=True, timeout=300, check=False, env=dict(os.environ, OMP_NUM_THREADS="1"),
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout)["seeds"][str(seed)]
+    report = json.loads(done.stdout)
+    assert report["settings"] == {"temporal_agg": False, "query_freq": 5, "k": 0.01}
+    report = report["seeds"][str(seed)]
     expert, policy = report["expert"], report["policy"]
     # the expert reproduces its recorded demonstration: closes over the block, lifts it, succeeds
     assert expert["success"] and expert["lifted"] and expert["steps"] == first_success + 1
     assert 0 < expert["close_step"] < first_success and expert["object_pushed_before_close_m"] < 0.01
     dx, dy, _ = expert["hand_minus_object_at_close_m"]
     assert abs(dx) < 0.03 and abs(dy) < 0.03
+    # it starts lifting once the hand is within 5.5 cm of the block's centre (its rule), after closing
+    assert expert["lift_step"] > expert["close_step"] and 0.03 < expert["hand_above_object_at_lift_m"] <= 0.056
     # an untrained policy does not lift the block and runs to the step limit
     assert not policy["success"] and not policy["lifted"] and policy["steps"] == first_success + 5
     traces = json.loads(trace_file.read_text())[str(seed)]
     assert len(traces["expert"]) == first_success + 2  # the reset state, then one per action
     assert traces["expert"][expert["close_step"]]["gripper_cmd"] > 0
-    assert all(t["gripper_cmd"] <= 0 for t in traces["expert"][1 : expert["close_step"]])
+    assert all(t["action"][3] == t["gripper_cmd"] and len(t["action"]) == 4 for t in traces["expert"][:-1])
+    assert all(t["gripper_cmd"] <= 0 for t in traces["expert"][: expert["close_step"]])
+    assert traces["expert"][-1]["action"] is None and traces["expert"][-1]["success"]
 
 
 def test_missing_checkpoint_is_a_clean_error(tmp_path):
