@@ -38,6 +38,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--query_freq", type=positive_int, default=None,
                         help="steps between model queries (as the evaluator; default: chunk size, or 1 with --temporal_agg)")
     parser.add_argument("--k", type=float, default=0.01, help="temporal aggregation weight (as the evaluator)")
+    parser.add_argument(
+        "--qpos_offset", type=float, nargs=4, default=None, metavar=("X", "Y", "Z", "FINGER"),
+        help="intervention: add these to the qpos the policy sees (hand x, y, z in metres, finger opening; "
+        "the images are untouched): tests whether the policy times its grasp from those numbers. A "
+        "diagnostic, not a policy",
+    )
     parser.add_argument("--max_steps", type=positive_int, default=200, help="steps per rollout")
     parser.add_argument("--trace", default=None, help="also write the per-step traces to this JSON file")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -109,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    import numpy as np
+
     from envs.experts import expert_action, make_expert
     from envs.metaworld_wrapper import MetaWorldEnv
     from training.checkpoint import CheckpointError
@@ -121,13 +129,25 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    report: dict = {"checkpoint": args.checkpoint, "settings": policy.settings(), "seeds": {}}
+    if args.qpos_offset and policy.state_input != "qpos":
+        print(f"error: --qpos_offset needs a policy that reads qpos, this one reads {policy.state_input}", file=sys.stderr)
+        return 2
+    report: dict = {
+        "checkpoint": args.checkpoint, "settings": policy.settings(), "qpos_offset": args.qpos_offset, "seeds": {},
+    }
+
+    def shown(obs: dict) -> dict:
+        """The observation the policy is given: qpos shifted by --qpos_offset."""
+        if not args.qpos_offset:
+            return obs
+        return dict(obs, qpos=obs["qpos"] + np.asarray(args.qpos_offset, dtype=np.float32))
+
     traces: dict = {}
     with MetaWorldEnv(policy.env_config(max_steps=args.max_steps)) as env:
         expert = make_expert(policy.task)
         for seed in args.seeds:
             policy.reset()
-            policy_trace = rollout(env, seed, lambda obs: policy.select_action([obs])[0], args.max_steps)
+            policy_trace = rollout(env, seed, lambda obs: policy.select_action([shown(obs)])[0], args.max_steps)
             expert_trace = rollout(env, seed, lambda obs: expert_action(expert, obs["env_state"]), args.max_steps)
             positions = env.initial_positions()
             report["seeds"][str(seed)] = {

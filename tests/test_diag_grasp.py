@@ -50,3 +50,21 @@ def test_missing_checkpoint_is_a_clean_error(tmp_path):
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 2 and "no such checkpoint" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_qpos_offset_changes_what_the_policy_sees_and_only_that(tiny_checkpoint, tmp_path):
+    def first_actions(*extra: str) -> tuple[list, list]:
+        trace_file = tmp_path / "trace.json"
+        done = subprocess.run(
+            [sys.executable, SCRIPT, "--checkpoint", tiny_checkpoint, "--seeds", "1000000", "--max_steps", "3",
+             "--trace", str(trace_file), *extra],
+            capture_output=True, text=True, timeout=300, check=False, env=dict(os.environ, OMP_NUM_THREADS="1"),
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        traces = json.loads(trace_file.read_text())["1000000"]
+        return traces["policy"][0]["action"], traces["expert"][0]["action"]
+
+    policy_plain, expert_plain = first_actions()
+    policy_shifted, expert_shifted = first_actions("--qpos_offset", "0", "0", "0.5", "0")
+    assert policy_shifted != policy_plain  # the model reads the shifted hand height
+    assert expert_shifted == expert_plain  # the expert and the environment are untouched
