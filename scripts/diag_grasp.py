@@ -26,9 +26,6 @@ import sys
 import _bootstrap  # noqa: F401
 from _cli import Parser, non_negative_int, positive_int
 
-LIFT_M = 0.02  # object height gain that counts as lifted (as the evaluator's failure modes)
-PUSH_M = 0.01  # object displacement in the table plane before the grasp that counts as pushed
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = Parser(__doc__)
@@ -54,6 +51,8 @@ def summarize(trace: list[dict]) -> dict:
     """Grasp moment and outcome of one rollout trace (list of per-step dicts, step 0 = reset)."""
     import numpy as np
 
+    from training.evaluation import LIFTED_M
+
     start_object = np.asarray(trace[0]["object"])
     close_step = next((t["step"] for t in trace[:-1] if t["gripper_cmd"] > 0), None)
     summary: dict = {"close_step": close_step}
@@ -74,7 +73,7 @@ def summarize(trace: list[dict]) -> dict:
             summary["finger_opening_at_lift"] = at_lift["finger"]
     lifts = [t["object"][2] - start_object[2] for t in trace]
     summary["max_object_lift_m"] = round(float(max(lifts)), 4)
-    summary["lifted"] = bool(max(lifts) >= LIFT_M)
+    summary["lifted"] = bool(max(lifts) >= LIFTED_M)  # the evaluator's "lifted" (failure modes)
     summary["steps"] = trace[-1]["step"]
     summary["success"] = bool(trace[-1]["success"])
     return summary
@@ -96,12 +95,14 @@ def rollout(env, seed: int, act, max_steps: int) -> list[dict]:
 
 
 def _snapshot(obs: dict, step: int, success: bool) -> dict:
-    state = obs["env_state"]  # MetaWorld's 39 floats: hand xyz, finger opening, object xyz, ...
+    from training.evaluation import FINGER_OPENING, HAND_POS, OBJECT_POS
+
+    state = obs["env_state"]  # MetaWorld's 39-float observation
     return {
         "step": step,
-        "hand": [round(float(v), 5) for v in state[0:3]],
-        "finger": round(float(state[3]), 5),
-        "object": [round(float(v), 5) for v in state[4:7]],
+        "hand": [round(float(v), 5) for v in state[HAND_POS]],
+        "finger": round(float(state[FINGER_OPENING]), 5),
+        "object": [round(float(v), 5) for v in state[OBJECT_POS]],
         "action": None,
         "gripper_cmd": None,
         "success": success,
