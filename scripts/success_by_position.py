@@ -13,7 +13,9 @@ Result files that record the object's highest lift (evaluations since stop 15) a
 bin, the failures that never lifted the object 2 cm ("failed_never_lifted": the grasp failed).
 Those that record where the hand was when the fingers closed (``grasp_offset_m``, since stop 16)
 get "grasp_offset_by_outcome": the median hand − object offset (x, y, z) and the median |y| offset
-(in centimetres) of successes, failures that never lifted, and failures that lifted.
+(in centimetres) of successes, failures that never lifted, and failures that lifted; and
+"grasp_height_by_object_x": per bin of the object's signed initial x, the median and highest hand
+height above the object when the fingers closed, with the failures that never lifted it.
 
 With --demos FILE it also counts the demonstrations of a demo HDF5 file in the same bins (where
 the training data is thin), under the key "demos".
@@ -32,6 +34,7 @@ from _cli import Parser
 from training.evaluation import failed_never_lifted
 
 BIN_EDGES = (0.0, 0.025, 0.05, 0.075, 0.1)  # |x| bins in metres (shelf-place samples x in [-0.1, 0.1])
+SIGNED_X_EDGES = (-0.05, 0.0, 0.05)  # object x bins in metres (left of the centre line is negative)
 CARRY_EDGES = (-0.1, -0.05, 0.0, 0.05, 0.1)  # goal x − object x bins in metres; the outer bins are open
 
 
@@ -48,7 +51,24 @@ def summarize(results: dict) -> dict:
         summary["by_carry_x"] = _tally(_carry_bins(episodes), "carry_x_m")
     if all("grasp_offset_m" in e for e in episodes):
         summary["grasp_offset_by_outcome"] = grasp_offsets(episodes)
+        summary["grasp_height_by_object_x"] = grasp_heights(episodes)
     return summary
+
+
+def grasp_heights(episodes: list[dict]) -> list[dict]:
+    """Per bin of the object's signed initial x: episodes whose fingers closed, the median and the
+    highest hand height above the object then (cm), and the failures that never lifted it."""
+    rows = []
+    for (low, high), inside in _signed_x_bins(episodes):
+        heights = [100.0 * e["grasp_offset_m"][2] for e in inside if e["grasp_offset_m"] is not None]
+        rows.append({
+            "object_x_m": [low, high],
+            "closed": len(heights),
+            "median_height_cm": round(statistics.median(heights), 2) if heights else None,
+            "max_height_cm": round(max(heights), 2) if heights else None,
+            "failed_never_lifted": sum(map(failed_never_lifted, inside)),
+        })
+    return rows
 
 
 def grasp_offsets(episodes: list[dict]) -> dict:
@@ -91,6 +111,18 @@ def _abs_x_bins(episodes: list[dict]) -> list[tuple[list, list[dict]]]:
     return [
         ([low, high], [e for e in episodes if low <= abs_x(e) and (high == BIN_EDGES[-1] or abs_x(e) < high)])
         for low, high in itertools.pairwise(BIN_EDGES)
+    ]
+
+
+def _signed_x_bins(episodes: list[dict]) -> list[tuple[list, list[dict]]]:
+    """(edges, episodes inside) per bin of the object's initial x; the outer bins are open."""
+    def x(e: dict) -> float:
+        return e["object_init_pos"][0]
+
+    edges = (None, *SIGNED_X_EDGES, None)
+    return [
+        ([low, high], [e for e in episodes if (low is None or low <= x(e)) and (high is None or x(e) < high)])
+        for low, high in itertools.pairwise(edges)
     ]
 
 

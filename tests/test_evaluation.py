@@ -364,6 +364,12 @@ def test_success_by_position_bins_successes_by_object_x(tmp_path, tiny_demo_file
                                             "median_abs_y_cm": 3.0}
     assert grasp["failed_lifted"] == {"episodes": 1, "never_closed": 0, "median_offset_cm": [0.0, 2.0, 4.5],
                                       "median_abs_y_cm": 2.0}
+    # and per bin of the object's signed x (every object here starts at x = 0.05: the last bin)
+    heights = json.loads(done.stdout)[str(path)]["grasp_height_by_object_x"]
+    assert [h["object_x_m"] for h in heights] == [[None, -0.05], [-0.05, 0.0], [0.0, 0.05], [0.05, None]]
+    assert [h["closed"] for h in heights] == [0, 0, 0, 6] and heights[0]["median_height_cm"] is None
+    assert heights[3] == {"object_x_m": [0.05, None], "closed": 6, "median_height_cm": 4.4, "max_height_cm": 6.0,
+                          "failed_never_lifted": 2}
     # --demos counts a real demo file's episodes in the same bins, from their recorded positions
     done = subprocess.run([sys.executable, script, str(path), "--demos", tiny_demo_file], capture_output=True,
                           text=True, check=False)
