@@ -21,6 +21,7 @@ from training.evaluation import (
     check_env_matches_policy,
     evaluate,
     evaluate_checkpoint,
+    format_summary,
     resolve_eval_seeds,
     wilson_interval,
 )
@@ -184,11 +185,13 @@ def test_failure_modes_tell_a_missed_grasp_from_a_block_not_placed(expert_policy
     record = carried["per_episode"][0]
     assert not record["success"] and record["max_object_lift_m"] >= 0.02 and record["final_object_to_goal_m"] > 0.07
     assert carried["failure_modes"] == {"failed": 1, "never_lifted": 0, "lifted_not_placed": 1}
+    assert "0 never lifted the object 2 cm, 1 lifted it but did not place it" in format_summary(carried)
     # 10 steps of the expert only reach towards the block
     reaching = evaluate(expert_policy, EvalConfig(seeds=[seed], max_steps=10), progress=False)
     assert reaching["per_episode"][0]["max_object_lift_m"] < 0.005
     assert reaching["per_episode"][0]["grasp_offset_m"] is None  # the fingers are still open
     assert reaching["failure_modes"] == {"failed": 1, "never_lifted": 1, "lifted_not_placed": 0}
+    assert "failures" not in format_summary(reaching)  # nothing was lifted anywhere: the split says nothing
 
 
 def test_evaluate_script_end_to_end(tiny_checkpoint, tmp_path):

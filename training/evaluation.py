@@ -413,7 +413,9 @@ def format_summary(results: dict[str, Any]) -> str:
         ("steps to success", f"mean {steps[0]}, median {steps[1]}"),
     ]
     modes = results.get("failure_modes")
-    if modes and modes["failed"]:
+    # the split says something only where objects get lifted at all (not on reach or button-press)
+    lifted_somewhere = any(e.get("max_object_lift_m", 0.0) >= LIFTED_M for e in results["per_episode"])
+    if modes and modes["failed"] and lifted_somewhere:
         failures = (f"{modes['never_lifted']} never lifted the object {LIFTED_M * 100:.0f} cm, "
                     f"{modes['lifted_not_placed']} lifted it but did not place it")
         rows.append(("failures", failures))
