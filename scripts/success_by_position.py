@@ -116,24 +116,19 @@ def _abs_x_bins(episodes: list[dict]) -> list[tuple[list, list[dict]]]:
 
 def _signed_x_bins(episodes: list[dict]) -> list[tuple[list, list[dict]]]:
     """(edges, episodes inside) per bin of the object's initial x; the outer bins are open."""
-    def x(e: dict) -> float:
-        return e["object_init_pos"][0]
-
-    edges = (None, *SIGNED_X_EDGES, None)
-    return [
-        ([low, high], [e for e in episodes if (low is None or low <= x(e)) and (high is None or x(e) < high)])
-        for low, high in itertools.pairwise(edges)
-    ]
+    return _open_bins(episodes, lambda e: e["object_init_pos"][0], SIGNED_X_EDGES)
 
 
 def _carry_bins(episodes: list[dict]) -> list[tuple[list, list[dict]]]:
     """(edges, episodes inside) per bin of goal x − object x; None marks an open end."""
-    def carry(e: dict) -> float:
-        return e["goal_pos"][0] - e["object_init_pos"][0]
+    return _open_bins(episodes, lambda e: e["goal_pos"][0] - e["object_init_pos"][0], CARRY_EDGES)
 
+
+def _open_bins(episodes: list[dict], value, edges: tuple[float, ...]) -> list[tuple[list, list[dict]]]:
+    """(edges, episodes inside) per bin of value(episode) between `edges`, with open outer bins (None)."""
     return [
-        ([low, high], [e for e in episodes if (low is None or low <= carry(e)) and (high is None or carry(e) < high)])
-        for low, high in itertools.pairwise((None, *CARRY_EDGES, None))
+        ([low, high], [e for e in episodes if (low is None or low <= value(e)) and (high is None or value(e) < high)])
+        for low, high in itertools.pairwise((None, *edges, None))
     ]
 
 
