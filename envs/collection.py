@@ -31,7 +31,7 @@ import mujoco
 import numpy as np
 from tqdm import tqdm
 
-from envs.experts import expert_action, make_expert
+from envs.experts import GRASP_DEPTH_TASKS, expert_action, make_expert, reset_expert
 from envs.hdf5_demos import DemoWriter, partial_path
 from envs.metaworld_wrapper import (
     ACTION_DIM,
@@ -66,6 +66,9 @@ class CollectConfig:
     # (x, y, z only; the gripper command is left clean), while the recorded label stays the clean
     # expert action, so the data shows the expert correcting small drifts. 0 = clean demonstrations.
     action_noise: float = 0.0
+    # shelf-place-v3 only: the expert descends this many metres further onto the block before it
+    # lifts (envs/experts.py DeeperGraspExpert), so the demos grasp with a wider height margin. 0 = MetaWorld's expert.
+    grasp_depth: float = 0.0
     starts: str = "sequential"  # seed order: "sequential" (seed, seed+1, ...) or "spread" (see module doc)
     start_pool: int = 0  # "spread": consecutive seeds from `seed` to choose from; 0 = 20 * num_demos
 
@@ -82,6 +85,10 @@ class CollectConfig:
             raise ValueError(f"steps_after_success must be >= 0, got {self.steps_after_success}")
         if not 0.0 <= self.action_noise <= 1.0:
             raise ValueError(f"action_noise must be in [0, 1] (actions live in [-1, 1]), got {self.action_noise}")
+        if self.grasp_depth and self.task not in GRASP_DEPTH_TASKS:
+            raise ValueError(f"grasp_depth is implemented for {', '.join(GRASP_DEPTH_TASKS)} only, not {self.task!r}")
+        if not 0.0 <= self.grasp_depth < 0.04:
+            raise ValueError(f"grasp_depth must be in [0, 0.04) m, got {self.grasp_depth}")
         if self.max_attempts == 0:
             self.max_attempts = 2 * self.num_demos + 20
         if self.max_attempts < self.num_demos:
@@ -135,6 +142,7 @@ def run_expert_episode(
     motion (drawn from a generator seeded by `seed`), and ``actions`` still holds the clean labels.
     """
     obs = env.reset(seed)
+    reset_expert(expert)
     initial = env.initial_positions()
     noise_rng = np.random.default_rng([seed, 7919])  # reproducible per episode, independent of the env's
     record: dict[str, Any] = {"qpos": [], "env_state": [], "actions": [], "images": {c: [] for c in obs["images"]}}
@@ -173,14 +181,18 @@ _worker_state: dict[str, Any] = {}
 
 
 def _worker_init(
-    env_config: EnvConfig, steps_after_success: int, action_noise: float = 0.0, single_threaded_gl: bool = False
+    env_config: EnvConfig,
+    steps_after_success: int,
+    action_noise: float = 0.0,
+    grasp_depth: float = 0.0,
+    single_threaded_gl: bool = False,
 ) -> None:
     if single_threaded_gl:
         # Mesa's software rasteriser (llvmpipe) spreads one render over every core; with one
         # worker process per core that oversubscribes the CPU, so each worker renders on one thread.
         os.environ.setdefault("LP_NUM_THREADS", "1")
     _worker_state["env"] = MetaWorldEnv(env_config)
-    _worker_state["expert"] = make_expert(env_config.task)
+    _worker_state["expert"] = make_expert(env_config.task, grasp_depth)
     _worker_state["steps_after_success"] = steps_after_success
     _worker_state["action_noise"] = action_noise
 
@@ -195,7 +207,7 @@ def _worker_episode(seed: int) -> dict[str, Any]:
 def _episodes(config: CollectConfig, seeds: list[int]) -> Iterator[dict[str, Any]]:
     """Yields episodes in seed order, from this process or from a pool of workers."""
     if config.workers == 1:
-        _worker_init(config.env_config(), config.steps_after_success, config.action_noise)
+        _worker_init(config.env_config(), config.steps_after_success, config.action_noise, config.grasp_depth)
         try:
             for seed in seeds:
                 yield _worker_episode(seed)
@@ -208,7 +220,7 @@ def _episodes(config: CollectConfig, seeds: list[int]) -> Iterator[dict[str, Any
         config.workers,
         initializer=_worker_init,
         initargs=(
-            config.env_config(), config.steps_after_success, config.action_noise,
+            config.env_config(), config.steps_after_success, config.action_noise, config.grasp_depth,
             config.workers >= (os.cpu_count() or 1),
         ),
     ) as pool:
@@ -224,6 +236,7 @@ def file_attributes(config: CollectConfig, command: str) -> dict[str, Any]:
         "fast_render": config.fast_render,
         "steps_after_success": config.steps_after_success,
         "action_noise": config.action_noise,
+        "grasp_depth": config.grasp_depth,
         "qpos_dim": QPOS_DIM,
         "env_state_dim": ENV_STATE_DIM,
         "action_dim": ACTION_DIM,

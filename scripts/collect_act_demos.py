@@ -32,6 +32,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="std of Gaussian noise added to the executed hand motion (labels stay the clean expert "
         "actions; DART-style, teaches recovery). 0 = clean demos",
     )
+    parser.add_argument(
+        "--grasp_depth", type=float, default=0.0,
+        help="shelf-place-v3: metres the expert descends further onto the block before lifting it "
+        "(wider height margin for a learned grasp; 0.015 tried). 0 = MetaWorld's expert",
+    )
     parser.add_argument("--max_attempts", type=non_negative_int, default=0, help="seeds to try (0: 2*num_demos+20)")
     parser.add_argument(
         "--starts", choices=["sequential", "spread"], default="sequential",
@@ -67,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             resume=args.resume,
             max_attempts=args.max_attempts,
             action_noise=args.action_noise,
+            grasp_depth=args.grasp_depth,
             starts=args.starts,
             start_pool=args.start_pool,
         )

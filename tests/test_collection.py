@@ -143,6 +143,44 @@ def test_action_noise_out_of_range_is_refused(tmp_path):
         CollectConfig(output=str(tmp_path / "x.hdf5"), action_noise=1.5)
 
 
+def _lowest_hand_before_lift(episode: dict) -> float:
+    """Lowest hand height above the block's centre while the block still rests on the table, metres."""
+    state = episode["env_state"]  # (T, 39)
+    resting = state[:, 6] < state[0, 6] + 0.01
+    return float((state[resting, 2] - state[resting, 6]).min())
+
+
+def test_deeper_grasp_expert_grasps_lower_and_still_succeeds():
+    """grasp_depth makes the expert go lower onto the block before lifting it, on the same start,
+    and the episode still succeeds; the first steps (positioning above the block) are unchanged."""
+    from envs.collection import run_expert_episode
+    from envs.experts import DeeperGraspExpert, make_expert
+
+    config = EnvConfig(task="shelf-place-v3", cameras=("behindGripper",), image_size=16, max_steps=200)
+    with MetaWorldEnv(config) as env:
+        for seed in (0, 3):
+            plain = run_expert_episode(env, make_expert("shelf-place-v3"), seed, steps_after_success=0)
+            expert = make_expert("shelf-place-v3", grasp_depth=0.015)
+            assert isinstance(expert, DeeperGraspExpert)
+            deep = run_expert_episode(env, expert, seed, steps_after_success=0)
+            again = run_expert_episode(env, expert, seed, steps_after_success=0)  # reset between episodes
+            assert plain["success"] and deep["success"]
+            np.testing.assert_array_equal(deep["actions"], again["actions"])
+            np.testing.assert_array_equal(deep["actions"][:10], plain["actions"][:10])
+            assert _lowest_hand_before_lift(deep) < _lowest_hand_before_lift(plain) - 0.004
+
+
+def test_grasp_depth_is_refused_where_it_is_not_implemented(tmp_path):
+    from envs.experts import make_expert
+
+    with pytest.raises(ValueError, match="shelf-place-v3 only"):
+        make_expert("pick-place-v3", grasp_depth=0.01)
+    with pytest.raises(ValueError, match="grasp_depth must be in"):
+        make_expert("shelf-place-v3", grasp_depth=0.04)
+    with pytest.raises(ValueError, match="shelf-place-v3 only"):
+        CollectConfig(task="reach-v3", output=str(tmp_path / "x.hdf5"), grasp_depth=0.01)
+
+
 def _copy(src: str, dst) -> str:
     shutil.copy(src, dst)
     return str(dst)
@@ -214,6 +252,8 @@ def _run_script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess
         (["--image_size", "-8"], "at least 16 pixels"),
         (["--workers", "0"], "must be a positive integer"),
         (["--action_noise", "-0.1"], "action_noise must be in [0, 1]"),
+        (["--grasp_depth", "0.05"], "grasp_depth must be in [0, 0.04)"),
+        (["--task", "reach-v3", "--grasp_depth", "0.01"], "grasp_depth is implemented for shelf-place-v3 only"),
     ],
 )
 def test_bad_arguments_give_a_message_not_a_traceback(args, expected, tmp_path):
@@ -261,3 +301,24 @@ def test_killed_collection_leaves_no_complete_file_and_resumes(tiny_demo_file, t
     assert info.episode_seeds == [0, 1, 2]
     for index in range(3):  # the resumed file equals an uninterrupted collection
         np.testing.assert_array_equal(read_episode(output, index)["actions"], read_episode(tiny_demo_file, index)["actions"])
+
+
+def test_expert_grasp_margin_script_reports_the_deeper_grasp():
+    """scripts/expert_grasp_margin.py rolls both experts out from the same seeds: the deeper variant's
+    lowest hand height before the lift is lower; a task without the variant is a clean error."""
+    script = os.path.join(ROOT, "scripts", "expert_grasp_margin.py")
+    done = subprocess.run(
+        [sys.executable, script, "--seeds", "2", "--grasp_depth", "0", "0.015", "--max_steps", "200"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)["by_grasp_depth"]
+    assert report["0.0"]["success"] == "2/2" and report["0.015"]["success"] == "2/2"
+    plain, deep = (report[d]["lowest_hand_above_object_before_lift_m"] for d in ("0.0", "0.015"))
+    assert deep["max"] < plain["min"]
+    assert 0.03 < deep["min"] and plain["max"] < 0.055  # the hand stays above the table, near the block
+    bad = subprocess.run(
+        [sys.executable, script, "--task", "reach-v3", "--grasp_depth", "0.01"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+    )
+    assert bad.returncode == 2 and "shelf-place-v3 only" in bad.stderr and "Traceback" not in bad.stderr
