@@ -31,7 +31,7 @@ import mujoco
 import numpy as np
 from tqdm import tqdm
 
-from envs.experts import GRASP_DEPTH_TASKS, expert_action, make_expert, reset_expert
+from envs.experts import check_grasp_depth, expert_action, make_expert, reset_expert
 from envs.hdf5_demos import DemoWriter, partial_path
 from envs.metaworld_wrapper import (
     ACTION_DIM,
@@ -85,10 +85,7 @@ class CollectConfig:
             raise ValueError(f"steps_after_success must be >= 0, got {self.steps_after_success}")
         if not 0.0 <= self.action_noise <= 1.0:
             raise ValueError(f"action_noise must be in [0, 1] (actions live in [-1, 1]), got {self.action_noise}")
-        if self.grasp_depth and self.task not in GRASP_DEPTH_TASKS:
-            raise ValueError(f"grasp_depth is implemented for {', '.join(GRASP_DEPTH_TASKS)} only, not {self.task!r}")
-        if not 0.0 <= self.grasp_depth < 0.04:
-            raise ValueError(f"grasp_depth must be in [0, 0.04) m, got {self.grasp_depth}")
+        check_grasp_depth(self.task, self.grasp_depth)
         if self.max_attempts == 0:
             self.max_attempts = 2 * self.num_demos + 20
         if self.max_attempts < self.num_demos:

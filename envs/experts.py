@@ -8,9 +8,7 @@ from typing import Any
 import numpy as np
 from metaworld.policies import ENV_POLICY_MAP
 
-# Layout of MetaWorld's 39-float observation (the expert's input).
-_HAND_POS = slice(0, 3)
-_OBJECT_POS = slice(4, 7)
+from envs.metaworld_wrapper import HAND_POS, OBJECT_POS
 
 # MetaWorld's shelf-place-v3 expert (metaworld/policies/sawyer_shelf_place_v3_policy.py), as read
 # from metaworld 3.1.1: it aims the hand at the block + (−0.005, 0, 0.015), closes the fingers once
@@ -27,6 +25,14 @@ _SHELF_PLACE_GRIP = 0.7  # the expert's grip command while grasping
 GRASP_DEPTH_TASKS = ("shelf-place-v3",)
 
 
+def check_grasp_depth(task: str, grasp_depth: float) -> None:
+    """Raises ValueError unless `grasp_depth` (metres, 0 = MetaWorld's expert) is usable for `task`."""
+    if not 0.0 <= grasp_depth < _SHELF_PLACE_LIFT_TOLERANCE_M:
+        raise ValueError(f"grasp_depth must be in [0, {_SHELF_PLACE_LIFT_TOLERANCE_M}) m, got {grasp_depth}")
+    if grasp_depth and task not in GRASP_DEPTH_TASKS:
+        raise ValueError(f"grasp_depth is implemented for {', '.join(GRASP_DEPTH_TASKS)} only, not {task!r}")
+
+
 def make_expert(task: str, grasp_depth: float = 0.0) -> Any:
     """The scripted policy from ``metaworld.policies`` for `task` (``get_action(env_state) -> (4,)``).
 
@@ -35,12 +41,9 @@ def make_expert(task: str, grasp_depth: float = 0.0) -> Any:
     """
     if task not in ENV_POLICY_MAP:
         raise ValueError(f"MetaWorld ships no scripted expert for {task!r}")
+    check_grasp_depth(task, grasp_depth)
     expert = ENV_POLICY_MAP[task]()
-    if grasp_depth == 0:
-        return expert
-    if task not in GRASP_DEPTH_TASKS:
-        raise ValueError(f"grasp_depth is implemented for {', '.join(GRASP_DEPTH_TASKS)} only, not {task!r}")
-    return DeeperGraspExpert(expert, grasp_depth)
+    return DeeperGraspExpert(expert, grasp_depth) if grasp_depth else expert
 
 
 class DeeperGraspExpert:
@@ -54,8 +57,7 @@ class DeeperGraspExpert:
     """
 
     def __init__(self, expert: Any, depth: float) -> None:
-        if not 0.0 < depth < _SHELF_PLACE_LIFT_TOLERANCE_M:
-            raise ValueError(f"grasp_depth must be in (0, {_SHELF_PLACE_LIFT_TOLERANCE_M}) m, got {depth}")
+        check_grasp_depth("shelf-place-v3", depth)
         self.expert = expert
         self.depth = depth
         self._reached = False
@@ -67,8 +69,8 @@ class DeeperGraspExpert:
         action = np.asarray(self.expert.get_action(env_state), dtype=np.float32)  # (4,)
         if self._reached:
             return action
-        hand = env_state[_HAND_POS]
-        aim = env_state[_OBJECT_POS] + _SHELF_PLACE_AIM_OFFSET  # (3,)
+        hand = env_state[HAND_POS]
+        aim = env_state[OBJECT_POS] + _SHELF_PLACE_AIM_OFFSET  # (3,)
         over_block = np.linalg.norm(hand[:2] - aim[:2]) <= _SHELF_PLACE_OVER_BLOCK_M
         height_above_aim = hand[2] - aim[2]
         if not over_block or height_above_aim > _SHELF_PLACE_LIFT_TOLERANCE_M:

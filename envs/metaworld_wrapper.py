@@ -43,6 +43,10 @@ CAMERA_NAMES = ("topview", "corner", "corner2", "corner3", "corner4", "behindGri
 QPOS_DIM = 4  # hand xyz + gripper opening
 ENV_STATE_DIM = 39
 ACTION_DIM = 4
+# Where things are in MetaWorld's 39-float observation (`env_state`), read by the experts and the evaluator.
+HAND_POS = slice(0, 3)  # the hand's xyz
+FINGER_OPENING = 3  # the fingers' opening, 1 = open
+OBJECT_POS = slice(4, 7)  # the (first) object's xyz
 
 
 class TaskNameError(ValueError):

@@ -44,6 +44,7 @@ import numpy as np
 from tqdm import tqdm
 
 from envs import COLLECTION_SEED_LIMIT, EVAL_SEED_OFFSET, EnvConfig, MetaWorldEnv
+from envs.metaworld_wrapper import FINGER_OPENING, HAND_POS, OBJECT_POS
 from training.atomic import write_json
 from training.video import annotate, write_video
 
@@ -233,9 +234,6 @@ class _Episode:
         }
 
 
-HAND_POS = slice(0, 3)  # the hand's xyz in MetaWorld's 39-float observation
-FINGER_OPENING = 3  # the fingers' opening, 1 = open, in MetaWorld's observation
-OBJECT_POS = slice(4, 7)  # the object's xyz in MetaWorld's observation
 # Fingers this far closed have met the object (or closed on air): where the hand was relative to the
 # object then tells a grasp that slipped off an edge from one that was centred. MetaWorld's expert
 # on shelf-place reaches it with the hand ~4.3 cm above the block's centre and within ~1 cm in x and y.
