@@ -32,29 +32,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def grasp_heights(env_state):
-    """(height above the block's centre when the fingers first close halfway or None, lowest height
-    while the block rests within 1 cm of its start) for one rollout's (T, 39) states, metres."""
-    import numpy as np
-
-    from training.evaluation import FINGER_OPENING, GRASP_FINGER_OPENING, HAND_POS, OBJECT_POS
-
-    above = env_state[:, HAND_POS][:, 2] - env_state[:, OBJECT_POS][:, 2]  # (T,)
-    closed = np.flatnonzero(env_state[:, FINGER_OPENING] < GRASP_FINGER_OPENING)
-    at_half_closed = float(above[closed[0]]) if len(closed) else None
-    resting = env_state[:, OBJECT_POS][:, 2] < env_state[0, OBJECT_POS][2] + 0.01
-    return at_half_closed, float(above[resting].min())
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import numpy as np
     from tqdm import tqdm
 
-    import training.evaluation  # noqa: F401  (torch before any GL context, as the other scripts)
     from envs import EnvConfig, MetaWorldEnv, TaskNameError
     from envs.collection import run_expert_episode
     from envs.experts import make_expert
+    from training.evaluation import grasp_heights
 
     try:
         experts = {depth: make_expert(args.task, depth) for depth in args.grasp_depth}

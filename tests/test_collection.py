@@ -143,18 +143,12 @@ def test_action_noise_out_of_range_is_refused(tmp_path):
         CollectConfig(output=str(tmp_path / "x.hdf5"), action_noise=1.5)
 
 
-def _lowest_hand_before_lift(episode: dict) -> float:
-    """Lowest hand height above the block's centre while the block still rests on the table, metres."""
-    state = episode["env_state"]  # (T, 39)
-    resting = state[:, 6] < state[0, 6] + 0.01
-    return float((state[resting, 2] - state[resting, 6]).min())
-
-
 def test_deeper_grasp_expert_grasps_lower_and_still_succeeds():
     """grasp_depth makes the expert go lower onto the block before lifting it, on the same start,
     and the episode still succeeds; the first steps (positioning above the block) are unchanged."""
     from envs.collection import run_expert_episode
     from envs.experts import DeeperGraspExpert, make_expert
+    from training.evaluation import grasp_heights
 
     config = EnvConfig(task="shelf-place-v3", cameras=("behindGripper",), image_size=16, max_steps=200)
     with MetaWorldEnv(config) as env:
@@ -167,7 +161,7 @@ def test_deeper_grasp_expert_grasps_lower_and_still_succeeds():
             assert plain["success"] and deep["success"]
             np.testing.assert_array_equal(deep["actions"], again["actions"])
             np.testing.assert_array_equal(deep["actions"][:10], plain["actions"][:10])
-            assert _lowest_hand_before_lift(deep) < _lowest_hand_before_lift(plain) - 0.004
+            assert grasp_heights(deep["env_state"])[1] < grasp_heights(plain["env_state"])[1] - 0.004
 
 
 def test_grasp_depth_is_refused_where_it_is_not_implemented(tmp_path):

@@ -241,6 +241,17 @@ GRASP_FINGER_OPENING = 0.5
 LIFTED_M = 0.02  # an object raised this far above its start has been picked up (MetaWorld's grasp test uses 2 cm)
 
 
+def grasp_heights(env_state: np.ndarray) -> tuple[float | None, float]:
+    """For one rollout's (T, 39) MetaWorld states: the hand's height above the object's centre when
+    the fingers first close halfway (the per-episode ``grasp_offset_m`` z; None if they never do),
+    and its lowest height while the object still rests within 1 cm of its start, metres."""
+    above = env_state[:, HAND_POS][:, 2] - env_state[:, OBJECT_POS][:, 2]  # (T,)
+    closed = np.flatnonzero(env_state[:, FINGER_OPENING] < GRASP_FINGER_OPENING)
+    at_half_closed = float(above[closed[0]]) if len(closed) else None
+    resting = env_state[:, OBJECT_POS][:, 2] < env_state[0, OBJECT_POS][2] + 0.01  # (T,)
+    return at_half_closed, float(above[resting].min())
+
+
 def failure_modes(per_episode: list[dict[str, Any]]) -> dict[str, int]:
     """Failed episodes split by what the object did: never lifted (the grasp failed or never came) or
     lifted but not where it belongs when the episode ended (dropped, or carried to the wrong place).
