@@ -31,7 +31,8 @@
 # CPU with native bf16, else off; bf16 trains under bfloat16 autocast: 1.5x faster per step with
 # one thread on an AVX512-BF16 CPU, little gain with two, so a bf16 CPU run sets OMP_NUM_THREADS=1
 # unless it is set already), EMA (0; e.g. 0.999 evaluates an exponential
-# moving average of the weights instead of the last weights). Data files, run folders
+# moving average of the weights instead of the last weights), LR_SCHEDULE (constant, ACT's; cosine
+# decays both learning rates to a tenth by the last step, see train_act_proper.py --lr_schedule). Data files, run folders
 # and result names carry these settings (e.g. "__behindGripper-96-shift4", "-b32" for batch 32),
 # and a STEPS other than 4000 adds "__<STEPS>steps" to the result names. OUT_DIR (repository root)
 # is where data/, runs/ and results/ go; NUM_DEMOS (50) and MAX_STEPS (500) exist for the smoke
@@ -60,6 +61,11 @@ AMP="${AMP:-auto}"
 AVERAGE="${AVERAGE:-5}"
 SNAPSHOT_EVERY="${SNAPSHOT_EVERY:-1000}"
 EMA="${EMA:-0}"
+LR_SCHEDULE="${LR_SCHEDULE:-constant}"
+if [[ "$LR_SCHEDULE" != constant && "$LR_SCHEDULE" != cosine ]]; then
+  echo "error: LR_SCHEDULE must be constant or cosine, got $LR_SCHEDULE" >&2
+  exit 2
+fi
 NUM_ENVS="${NUM_ENVS:-5}"
 DEVICE="${DEVICE:-auto}"
 if [[ "$DEVICE" == auto ]]; then
@@ -102,6 +108,7 @@ if [[ "$STATE_INPUT" != qpos ]]; then TAG="${TAG}-${STATE_INPUT}"; fi
 if [[ "$BATCH" != 8 ]]; then TAG="${TAG}-b${BATCH}"; fi
 if [[ "$AMP" != off ]]; then TAG="${TAG}-${AMP}"; fi
 if [[ "$EMA" != 0 ]]; then TAG="${TAG}-ema${EMA}"; fi
+if [[ "$LR_SCHEDULE" == cosine ]]; then TAG="${TAG}-cos"; fi
 RUN="${P}runs/${TASK}__${MODEL}__recipe${TAG}__seed${SEED}"
 RESULT="${P}results/${TASK}__${MODEL}${TAG}"
 # a run continued to more steps keeps its folder (and step_<k>.pth snapshots) but writes new
@@ -130,7 +137,7 @@ else
   python scripts/train_act_proper.py --model "$MODEL" --data "$DATA" --cameras "${CAMERA_LIST[@]}" \
     --steps "$STEPS" --batch_size "$BATCH" --lr 1e-4 --lr_backbone 1e-4 --chunk_size "$CHUNK" --hidden_dim 256 \
     --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" \
-    --backbone_stride "$BACKBONE_STRIDE" --amp "$AMP" --ema_decay "$EMA" --val_every "$VAL_EVERY" --save_every "$SNAPSHOT_EVERY" --seed "$SEED" \
+    --backbone_stride "$BACKBONE_STRIDE" --amp "$AMP" --ema_decay "$EMA" --lr_schedule "$LR_SCHEDULE" --val_every "$VAL_EVERY" --save_every "$SNAPSHOT_EVERY" --seed "$SEED" \
     --device "$DEVICE" --num_workers "$WORKERS" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
 fi
 
