@@ -11,11 +11,13 @@ tensors of the right shapes: this measures the model, not data loading.
     python scripts/bench_train.py                # all configurations
     python scripts/bench_train.py --steps 5      # quicker, noisier
     python scripts/bench_train.py --configs small_96px_chunk50 --amp off bf16   # bfloat16 autocast
+    python scripts/bench_train.py --configs small_96px_chunk50 --amp bf16 --adamw loop fused   # optimiser step
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -42,18 +44,19 @@ CONFIGS = {
 }
 
 
-def measure(name: str, device_name: str, steps: int, batch_size: int, amp: str = "off") -> dict:
+def measure(name: str, device_name: str, steps: int, batch_size: int, amp: str = "off", adamw: str = "fused") -> dict:
     import resource
 
     import torch
 
     from models import ACTConfig, build_model
     from training.loss import forward_and_loss
+    from training.trainer import build_optimizer
 
     device = torch.device(device_name)
     config = ACTConfig(**CONFIGS[name])
     model = build_model("standard", config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4)
+    optimizer = build_optimizer(model, 1e-4, 1e-4, 1e-4, fused=adamw == "fused")  # as the trainer
 
     def batch(size: int) -> tuple:
         images = torch.randn(size, config.num_cameras, 3, config.image_size, config.image_size, device=device)
@@ -70,20 +73,28 @@ def measure(name: str, device_name: str, steps: int, batch_size: int, amp: str =
 
     qpos, images, actions, is_pad = batch(batch_size)
     model.train()
+    optimizer_s = 0.0
     for step in range(steps + 2):  # two warm-up steps
         if step == 2:
             sync()
             start = time.perf_counter()
+            optimizer_s = 0.0
         loss = forward_and_loss(model, qpos, images, actions, is_pad, config.kl_weight, amp)["loss"]  # as the trainer
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        sync()
+        optimizer_start = time.perf_counter()
         optimizer.step()
+        sync()
+        optimizer_s += time.perf_counter() - optimizer_start
     sync()
     train_s = (time.perf_counter() - start) / steps
     result = {
         "config": name,
         "device": device_name,
         "amp": amp,
+        "adamw": adamw,
+        "optimizer_step_s": round(optimizer_s / steps, 4),
         "parameters_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 1),
         "train_step_s": round(train_s, 3),
         "train_samples_per_s": round(batch_size / train_s, 1),
@@ -116,10 +127,14 @@ def main() -> None:
         "--amp", nargs="+", default=["off"], choices=["off", "bf16"],
         help="training precision(s) to measure; bf16 = the trainer's --amp bf16 (inference stays fp32)",
     )
-    parser.add_argument("--one", nargs=3, metavar=("CONFIG", "DEVICE", "AMP"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--adamw", nargs="+", default=["fused"], choices=["fused", "loop"],
+        help="AdamW implementation(s) to measure: fused (the trainer's) or loop (torch's per-tensor CPU default)",
+    )
+    parser.add_argument("--one", nargs=4, metavar=("CONFIG", "DEVICE", "AMP", "ADAMW"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one[0], args.one[1], args.steps, args.batch_size, args.one[2])))
+        print(json.dumps(measure(args.one[0], args.one[1], args.steps, args.batch_size, args.one[2], args.one[3])))
         return
     import torch
 
@@ -127,16 +142,17 @@ def main() -> None:
     results = []
     for device in devices:
         for name in args.configs:
-            for amp in args.amp:
+            for amp, adamw in itertools.product(args.amp, args.adamw):
                 done = subprocess.run(
-                    [sys.executable, __file__, "--one", name, device, amp, "--steps", str(args.steps),
+                    [sys.executable, __file__, "--one", name, device, amp, adamw, "--steps", str(args.steps),
                      "--batch_size", str(args.batch_size)],
                     capture_output=True, text=True, check=False,
                 )
                 if done.returncode != 0:
-                    results.append(
-                        {"config": name, "device": device, "amp": amp, "error": done.stderr.strip().splitlines()[-1:]}
-                    )
+                    results.append({
+                        "config": name, "device": device, "amp": amp, "adamw": adamw,
+                        "error": done.stderr.strip().splitlines()[-1:],
+                    })
                 else:
                     results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     print(json.dumps({

@@ -42,6 +42,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval_seed_start", type=non_negative_int, default=None,
                         help="first evaluation seed (default: the held-out range, as evaluate_act_proper.py)")
     parser.add_argument("--max_steps", type=positive_int, default=500, help="episode limit")
+    parser.add_argument("--action_repr", choices=("delta", "absolute"), default="delta",
+                        help="predict MetaWorld's delta actions or absolute mocap targets (envs/action_repr.py)")
+    parser.add_argument("--normalize_targets", action="store_true",
+                        help="standardise the predicted actions too (always on for absolute targets)")
     parser.add_argument("--output", default=None, help="also write the JSON here (atomically)")
     return parser.parse_args(argv)
 
@@ -58,8 +62,9 @@ def chunk_windows(actions: list, chunk_size: int):
     return np.concatenate(windows)
 
 
-def train_mlp(states, targets, hidden: int, steps: int, seed: int):
-    """An MLP fitted with L1 on normalised inputs; returns predict(state (39,)) -> (k, A) actions."""
+def train_mlp(states, targets, hidden: int, steps: int, seed: int, normalize_targets: bool = False):
+    """An MLP fitted with L1 on normalised inputs (and targets, if asked); returns
+    predict(state (39,)) -> (k, A) actions."""
     import torch
     from torch import nn
 
@@ -67,6 +72,12 @@ def train_mlp(states, targets, hidden: int, steps: int, seed: int):
     states_t = torch.as_tensor(states, dtype=torch.float32)  # (M, 39)
     targets_t = torch.as_tensor(targets, dtype=torch.float32).flatten(1)  # (M, k*A)
     mean, std = states_t.mean(0), states_t.std(0).clamp(min=1e-3)  # (39,) each
+    target_mean, target_std = torch.zeros(targets_t.shape[1]), torch.ones(targets_t.shape[1])  # (k*A,) each
+    if normalize_targets:  # absolute targets are metres: without this the L1 barely sees a 1 cm error
+        flat = targets_t.reshape(-1, targets.shape[2])  # (M*k, A)
+        target_mean = flat.mean(0).repeat(targets.shape[1])
+        target_std = flat.std(0).clamp(min=1e-3).repeat(targets.shape[1])
+        targets_t = (targets_t - target_mean) / target_std
     chunk_size, action_dim = targets.shape[1], targets.shape[2]
     net = nn.Sequential(
         nn.Linear(states_t.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
@@ -87,18 +98,22 @@ def train_mlp(states, targets, hidden: int, steps: int, seed: int):
     def predict(state):
         with torch.no_grad():
             x = (torch.as_tensor(state, dtype=torch.float32) - mean) / std  # (39,)
-            return net(x[None]).reshape(chunk_size, action_dim).numpy()  # (k, A)
+            return (net(x[None])[0] * target_std + target_mean).reshape(chunk_size, action_dim).numpy()  # (k, A)
 
     return predict, loss.item()
 
 
-def rollout(raw_env, predict, seed: int, max_steps: int, query_freq: int, aggregator=None) -> tuple[bool, int]:
+def rollout(raw_env, predict, seed: int, max_steps: int, query_freq: int, aggregator=None,
+            absolute: bool = False) -> tuple[bool, int]:
     """(success, steps) of one episode of the raw MetaWorld env from `seed`.
 
     Without `aggregator`, the first `query_freq` actions of each chunk run open-loop; with one
     (a `TemporalAggregator` for one environment), a chunk is predicted and aggregated every step.
+    With `absolute`, the predictions are mocap targets, turned into deltas just before each step.
     """
     import numpy as np
+
+    from envs.action_repr import deltas_from_targets, mocap_position
 
     # MetaWorldEnv.reset(seed) does the same two calls, then renders its cameras: not needed here
     raw_env.seed(int(seed))
@@ -113,6 +128,8 @@ def rollout(raw_env, predict, seed: int, max_steps: int, query_freq: int, aggreg
         else:
             actions = predict(state)[:query_freq]  # (q, A)
         for action in actions:  # (A,) each
+            if absolute:
+                action = deltas_from_targets(action[None], mocap_position(raw_env), raw_env.action_scale)[0]
             state, _, _, _, info = raw_env.step(np.clip(action, -1.0, 1.0))
             steps += 1
             if info["success"]:
@@ -126,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import numpy as np
 
+    from envs.action_repr import MocapFrame, mocap_path
     from envs.hdf5_demos import DemoFileError, read_episode, validate_demo_file
     from envs.metaworld_wrapper import ACTION_DIM, EVAL_SEED_OFFSET, EnvConfig, MetaWorldEnv
     from training.atomic import write_text
@@ -142,16 +160,23 @@ def main(argv: list[str] | None = None) -> int:
     episodes = [read_episode(args.data, index, with_images=False) for index in train_episodes]
     states = np.concatenate([episode["env_state"] for episode in episodes])  # (M, 39)
     actions = [episode["actions"] for episode in episodes]  # [(T, A)]
+    absolute = args.action_repr == "absolute"
+    if absolute:
+        with MetaWorldEnv(EnvConfig(task=info.task, image_size=16)) as env:
+            frame = MocapFrame.of(env.raw_env)
+        actions = [mocap_path(episode_actions, frame) for episode_actions in actions]  # [(T, A)] targets
     first_seed = EVAL_SEED_OFFSET if args.eval_seed_start is None else args.eval_seed_start
     seeds = range(first_seed, first_seed + args.episodes)
     runs = []
     for chunk_size in args.chunk_size:
         start = time.time()
-        predict, final_loss = train_mlp(states, chunk_windows(actions, chunk_size), args.hidden, args.steps, args.seed)
+        predict, final_loss = train_mlp(
+            states, chunk_windows(actions, chunk_size), args.hidden, args.steps, args.seed, normalize_targets=absolute or args.normalize_targets)
         query_freq = min(args.query_freq or chunk_size, chunk_size)
         aggregator = TemporalAggregator(1, chunk_size, ACTION_DIM, args.k) if args.temporal_agg else None
         with MetaWorldEnv(EnvConfig(task=info.task, image_size=16, max_steps=args.max_steps)) as env:
-            outcomes = [rollout(env.raw_env, predict, seed, args.max_steps, query_freq, aggregator) for seed in seeds]
+            outcomes = [rollout(env.raw_env, predict, seed, args.max_steps, query_freq, aggregator, absolute)
+                        for seed in seeds]
         successes = sum(success for success, _ in outcomes)
         low, high = wilson_interval(successes, len(outcomes))
         runs.append({
@@ -165,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         "diagnostic": "MLP behaviour cloning from the full 39-float MetaWorld state (privileged, no images)",
         "data": args.data, "task": info.task, "train_episodes": len(train_episodes),
         "eval_seeds": [first_seed, first_seed + args.episodes - 1], "steps": args.steps,
-        "hidden": args.hidden, "seed": args.seed, "runs": runs,
+        "hidden": args.hidden, "seed": args.seed, "action_repr": args.action_repr,
+        "normalized_targets": absolute or args.normalize_targets, "runs": runs,
     }
     text = json.dumps(report, indent=2)
     print(text)

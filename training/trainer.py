@@ -65,6 +65,26 @@ LR_SCHEDULES = ("constant", "cosine")
 AMP_MODES = ("off", "bf16")
 
 
+def build_optimizer(
+    model: torch.nn.Module, lr: float, lr_backbone: float, weight_decay: float, fused: bool = True
+) -> torch.optim.AdamW:
+    """AdamW over two groups: the ResNet backbone at `lr_backbone`, everything else at `lr`.
+
+    `fused` runs the update as one kernel over all tensors instead of a dozen small ops per
+    tensor: on a 2-core CPU the optimiser step of the CPU recipe's model falls from about 110 to
+    about 27 ms, a sixth of a batch-8 step (`python scripts/bench_train.py --configs
+    small_96px_chunk50 --amp bf16 --adamw loop fused`). The update is the same AdamW.
+    """
+    backbone_params = [p for p in model.backbone.parameters() if p.requires_grad]
+    backbone_ids = {id(p) for p in backbone_params}
+    other_params = [p for p in model.parameters() if p.requires_grad and id(p) not in backbone_ids]
+    return torch.optim.AdamW(
+        [{"params": other_params, "lr": lr}, {"params": backbone_params, "lr": lr_backbone}],
+        weight_decay=weight_decay,
+        **({"fused": True} if fused else {"foreach": False}),
+    )
+
+
 class TrainSetupError(ValueError):
     """A user-fixable problem found before training starts; the message says what to change."""
 
@@ -227,13 +247,7 @@ class Trainer:
             torch.backends.cuda.matmul.allow_tf32 = True
         torch.manual_seed(config.seed)
         self.model = build_model(config.model, model_config).to(self.device)
-        backbone_params = [p for p in self.model.backbone.parameters() if p.requires_grad]
-        backbone_ids = {id(p) for p in backbone_params}
-        other_params = [p for p in self.model.parameters() if p.requires_grad and id(p) not in backbone_ids]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": other_params, "lr": config.lr}, {"params": backbone_params, "lr": config.lr_backbone}],
-            weight_decay=config.weight_decay,
-        )
+        self.optimizer = build_optimizer(self.model, config.lr, config.lr_backbone, config.weight_decay)
         # the moving average of the weights (ema_decay > 0): a frozen copy updated after every step
         self.ema_model: torch.nn.Module | None = None
         if config.ema_decay > 0:
