@@ -17,7 +17,8 @@
 # prints the table. Every stage is resumable: rerunning the command skips a finished collection
 # and continues an unfinished training run.
 # Environment overrides: DEVICE (auto), STEPS and BATCH (by device, above), EPISODES (100),
-# TA_EPISODES (= EPISODES), NUM_ENVS (5), SEED (0), AVERAGE (5; 1 evaluates last.pth alone, and
+# TA_EPISODES (= EPISODES), NUM_ENVS (5), SEED (0; another seed adds "__seed<k>" to the result
+# names), AVERAGE (5; 1 evaluates last.pth alone, and
 # the result names lose "__avg..."), SNAPSHOT_EVERY (1000); for ablations CAMERAS (by device, above),
 # IMAGE_SIZE (96), SHIFT (4), STATE_INPUT (qpos; env_state = privileged upper bound),
 # ACTION_NOISE (0; e.g. 0.3 collects DART-style demos: the env executes the expert's hand motion
@@ -111,6 +112,8 @@ if [[ "$EMA" != 0 ]]; then TAG="${TAG}-ema${EMA}"; fi
 if [[ "$LR_SCHEDULE" == cosine ]]; then TAG="${TAG}-cos"; fi
 RUN="${P}runs/${TASK}__${MODEL}__recipe${TAG}__seed${SEED}"
 RESULT="${P}results/${TASK}__${MODEL}${TAG}"
+# another training seed writes beside seed 0's results, not over them
+if [[ "$SEED" != 0 ]]; then RESULT="${RESULT}__seed${SEED}"; fi
 # a run continued to more steps keeps its folder (and step_<k>.pth snapshots) but writes new
 # result files, so the shorter run's results stay beside the longer run's
 if [[ "$STEPS" != 4000 ]]; then RESULT="${RESULT}__${STEPS}steps"; fi
