@@ -203,13 +203,12 @@ class ACTBase(nn.Module):
                 is_pad = torch.zeros(
                     batch_size, config.chunk_size, dtype=torch.bool, device=qpos.device
                 )  # (B, S)
-            mu, logvar = self.cvae_encoder(
-                qpos,
-                action_chunk,
-                is_pad,
-                image_tokens if self.cvae_sees_images else None,
-                image_pos if self.cvae_sees_images else None,
-            )  # (B, L), (B, L)
+            cvae_tokens = cvae_pos = None
+            if self.cvae_sees_images:
+                cvae_tokens, cvae_pos = image_tokens, image_pos
+                if not config.cvae_image_grad:  # the KL term then cannot reshape the shared image features
+                    cvae_tokens, cvae_pos = image_tokens.detach(), image_pos.detach()
+            mu, logvar = self.cvae_encoder(qpos, action_chunk, is_pad, cvae_tokens, cvae_pos)  # (B, L), (B, L)
             z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # (B, L)
 
         latent_token = self.latent_out_proj(z).unsqueeze(1)  # (B, 1, D)

@@ -48,6 +48,10 @@ class ACTConfig:
     # 32: the whole ResNet (layer4, 512 channels, the paper's); 16: stop after layer3 (256 channels),
     # 4x the image tokens (6x6 instead of 3x3 at 96 px) for the small images a CPU can afford
     backbone_stride: int = 32
+    # Modified ACT only: False feeds the CVAE encoder the image tokens detached, so the KL term trains
+    # the CVAE encoder but not the backbone (early in training its gradient into the backbone is ~30x
+    # the L1 term's, README "Models"); True (the default) lets it flow, as the plain model does
+    cvae_image_grad: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.camera_names, list):
@@ -108,6 +112,8 @@ class ACTConfig:
             raise TypeError(
                 f"ACTConfig.pretrained_backbone must be True or False, got {self.pretrained_backbone!r}"
             )
+        if not isinstance(self.cvae_image_grad, bool):
+            raise TypeError(f"ACTConfig.cvae_image_grad must be True or False, got {self.cvae_image_grad!r}")
         if self.backbone_stride not in BACKBONE_STRIDES:
             raise ValueError(f"ACTConfig.backbone_stride must be one of {BACKBONE_STRIDES}, got {self.backbone_stride!r}")
         if self.backbone_norm not in BACKBONE_NORMS:

@@ -33,7 +33,9 @@
 # one thread on an AVX512-BF16 CPU, little gain with two, so a bf16 CPU run sets OMP_NUM_THREADS=1
 # unless it is set already), EMA (0; e.g. 0.999 evaluates an exponential
 # moving average of the weights instead of the last weights), LR_SCHEDULE (constant, ACT's; cosine
-# decays both learning rates to a tenth by the last step, see train_act_proper.py --lr_schedule). Data files, run folders
+# decays both learning rates to a tenth by the last step, see train_act_proper.py --lr_schedule),
+# CVAE_DETACH (0; 1 with modified: its CVAE encoder sees the image tokens detached, so the KL term
+# does not train the backbone, see train_act_proper.py --cvae_detach_images). Data files, run folders
 # and result names carry these settings (e.g. "__behindGripper-96-shift4", "-b32" for batch 32),
 # and a STEPS other than 4000 adds "__<STEPS>steps" to the result names. OUT_DIR (repository root)
 # is where data/, runs/ and results/ go; NUM_DEMOS (50) and MAX_STEPS (500) exist for the smoke
@@ -65,6 +67,15 @@ EMA="${EMA:-0}"
 LR_SCHEDULE="${LR_SCHEDULE:-constant}"
 if [[ "$LR_SCHEDULE" != constant && "$LR_SCHEDULE" != cosine ]]; then
   echo "error: LR_SCHEDULE must be constant or cosine, got $LR_SCHEDULE" >&2
+  exit 2
+fi
+CVAE_DETACH="${CVAE_DETACH:-0}"
+if [[ "$CVAE_DETACH" != 0 && "$CVAE_DETACH" != 1 ]]; then
+  echo "error: CVAE_DETACH must be 0 or 1, got $CVAE_DETACH" >&2
+  exit 2
+fi
+if [[ "$CVAE_DETACH" == 1 && "$MODEL" != modified ]]; then
+  echo "error: CVAE_DETACH=1 needs the modified model (the standard model's CVAE encoder sees no images)" >&2
   exit 2
 fi
 NUM_ENVS="${NUM_ENVS:-5}"
@@ -110,6 +121,8 @@ if [[ "$BATCH" != 8 ]]; then TAG="${TAG}-b${BATCH}"; fi
 if [[ "$AMP" != off ]]; then TAG="${TAG}-${AMP}"; fi
 if [[ "$EMA" != 0 ]]; then TAG="${TAG}-ema${EMA}"; fi
 if [[ "$LR_SCHEDULE" == cosine ]]; then TAG="${TAG}-cos"; fi
+DETACH_FLAG=()
+if [[ "$CVAE_DETACH" == 1 ]]; then TAG="${TAG}-cvaedetach"; DETACH_FLAG=(--cvae_detach_images); fi
 RUN="${P}runs/${TASK}__${MODEL}__recipe${TAG}__seed${SEED}"
 RESULT="${P}results/${TASK}__${MODEL}${TAG}"
 # another training seed writes beside seed 0's results, not over them
@@ -141,7 +154,7 @@ else
     --steps "$STEPS" --batch_size "$BATCH" --lr 1e-4 --lr_backbone 1e-4 --chunk_size "$CHUNK" --hidden_dim 256 \
     --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" \
     --backbone_stride "$BACKBONE_STRIDE" --amp "$AMP" --ema_decay "$EMA" --lr_schedule "$LR_SCHEDULE" --val_every "$VAL_EVERY" --save_every "$SNAPSHOT_EVERY" --seed "$SEED" \
-    --device "$DEVICE" --num_workers "$WORKERS" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
+    "${DETACH_FLAG[@]}" --device "$DEVICE" --num_workers "$WORKERS" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
 fi
 
 WEIGHTS="$RUN/checkpoints/last.pth"

@@ -69,6 +69,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for flag, kind in MODEL_FLAGS.items():
         parser.add_argument(f"--{flag}", type=kind, default=None, help="model config (default: ACT paper)")
     parser.add_argument("--pretrained_backbone", action="store_true", help="start ResNet18 from ImageNet weights (download)")
+    parser.add_argument(
+        "--cvae_detach_images", action="store_true",
+        help="Modified ACT: its CVAE encoder sees the image tokens without passing the KL gradient to the backbone",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--output_dir", default="runs")
     parser.add_argument("--run_name", default="", help="run folder name (default <task>__<model>__seed<k>__<time>)")
@@ -109,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
             model_overrides = {flag: getattr(args, flag) for flag in MODEL_FLAGS if getattr(args, flag) is not None}
             if args.pretrained_backbone:
                 model_overrides.update(pretrained_backbone=True, backbone_norm="frozen_batch")
+            if args.cvae_detach_images:
+                if (args.model or "standard") != "modified":
+                    raise TrainSetupError("--cvae_detach_images needs --model modified (Standard's CVAE sees no images)")
+                model_overrides.update(cvae_image_grad=False)
             config = TrainConfig(
                 data=args.data,
                 model=args.model or "standard",

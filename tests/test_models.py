@@ -14,7 +14,7 @@ import models.backbone as backbone_module
 from models import MODEL_KINDS, ACTConfig, ModifiedACT, StandardACT, build_model
 from models.act_base import ACTBase, backbone_feature_size
 from models.position_encoding import sinusoidal_1d, sinusoidal_2d
-from training.loss import act_loss
+from training.loss import act_loss, kl_to_standard_normal
 
 BATCH_SIZE = 4
 
@@ -227,6 +227,28 @@ def test_posterior_depends_on_images_only_for_modified(kind: str, depends_on_ima
         assert not torch.allclose(mu, mu_other_images)
     else:
         assert torch.equal(mu, mu_other_images)
+
+
+def _kl_gradient_into_backbone(kind: str, config: ACTConfig) -> tuple[float, torch.Tensor]:
+    """(norm of d KL / d backbone weights, mu) for one fixed batch and initialisation."""
+    model = make_model(kind, config).eval()  # eval: no dropout, so two configs give the same forward
+    _, mu, logvar = model(**make_batch(config))
+    kl_to_standard_normal(mu, logvar).backward()
+    grads = [p.grad.flatten() for p in model.backbone.parameters() if p.grad is not None]
+    return (torch.cat(grads).norm().item() if grads else 0.0), mu.detach()
+
+
+def test_detached_cvae_images_keep_the_posterior_but_stop_the_kl_gradient_into_the_backbone() -> None:
+    """Modified ACT's KL term trains the shared backbone through the image tokens unless
+    cvae_image_grad=False; the posterior itself is the same either way, and Standard's KL term
+    never reaches the backbone."""
+    flowing, mu = _kl_gradient_into_backbone("modified", tiny_config())
+    detached, mu_detached = _kl_gradient_into_backbone("modified", tiny_config(cvae_image_grad=False))
+    standard, _ = _kl_gradient_into_backbone("standard", tiny_config())
+    assert flowing > 0.0 and detached == 0.0 and standard == 0.0
+    assert torch.equal(mu, mu_detached)
+    with pytest.raises(TypeError, match="cvae_image_grad"):
+        tiny_config(cvae_image_grad="no")
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)

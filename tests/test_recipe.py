@@ -18,19 +18,21 @@ def test_recipe_goes_from_nothing_to_result_files(tmp_path):
         os.environ, OUT_DIR=str(tmp_path), NUM_DEMOS="2", STEPS="2", EPISODES="1", TA_EPISODES="1", MAX_STEPS="3",
         NUM_ENVS="1", DEVICE="cpu", CAMERAS="behindGripper", IMAGE_SIZE="64", SHIFT="2", CHUNK="5", BATCH="2",
         AMP="bf16", EMA="0.99", LR_SCHEDULE="cosine", OMP_NUM_THREADS="1", AVERAGE="2", SNAPSHOT_EVERY="1", SEED="1",
+        CVAE_DETACH="1",
     )
     script = os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh")
     done = subprocess.run(["bash", script, "modified"], env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    tag = "shelf-place-v3__modified__behindGripper-64-shift2-chunk5-b2-bf16-ema0.99-cos__seed1__2steps__avg1-2"
+    tag = "shelf-place-v3__modified__behindGripper-64-shift2-chunk5-b2-bf16-ema0.99-cos-cvaedetach__seed1__2steps__avg1-2"
     assert (tmp_path / "data" / "shelf-place-v3__behindGripper-64.hdf5").is_file()
-    run = tmp_path / "runs" / "shelf-place-v3__modified__recipe__behindGripper-64-shift2-chunk5-b2-bf16-ema0.99-cos__seed1"
+    run = tmp_path / "runs" / "shelf-place-v3__modified__recipe__behindGripper-64-shift2-chunk5-b2-bf16-ema0.99-cos-cvaedetach__seed1"
     checkpoint = torch.load(run / "checkpoints" / "last.pth", weights_only=True)
     assert checkpoint["step"] == 2 and checkpoint["model_kind"] == "modified"
     assert checkpoint["train_config"]["augment_shift"] == 2 and checkpoint["model_config"]["hidden_dim"] == 256
     assert checkpoint["model_config"]["chunk_size"] == 5 and checkpoint["train_config"]["batch_size"] == 2
     assert checkpoint["train_config"]["amp"] == "bf16" and checkpoint["train_config"]["ema_decay"] == 0.99
     assert checkpoint["train_config"]["lr_schedule"] == "cosine"
+    assert checkpoint["model_config"]["cvae_image_grad"] is False
     assert "train_model_state" in checkpoint  # the moving average is model_state, the trained weights beside it
     for mode, temporal_agg in (("chunk", False), ("ta", True)):
         result = json.loads((tmp_path / "results" / f"{tag}__{mode}.json").read_text())
@@ -68,6 +70,16 @@ def test_recipe_refuses_an_unknown_model():
         ["bash", os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh"), "bigger"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 2 and "usage:" in done.stderr
+
+
+def test_recipe_refuses_cvae_detach_for_the_standard_model(tmp_path):
+    env = dict(os.environ, OUT_DIR=str(tmp_path), DEVICE="cpu", CVAE_DETACH="1")
+    done = subprocess.run(
+        ["bash", os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh"), "standard"], env=env, capture_output=True,
+        text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 2 and "CVAE_DETACH=1 needs the modified model" in done.stderr
+    assert not (tmp_path / "data").exists()  # refused before any work
 
 
 def test_recipe_refuses_an_unknown_lr_schedule(tmp_path):

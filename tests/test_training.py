@@ -341,6 +341,12 @@ def test_train_script_reports_user_errors_without_traceback(tiny_demo_file, tmp_
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 2 and "no such file" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "train_act_proper.py"), "--data", tiny_demo_file,
+         "--cvae_detach_images", "--output_dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 2 and "needs --model modified" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_evaluation_during_training_selects_best_by_success(tiny_demo_file, tmp_path):
