@@ -25,14 +25,6 @@ from typing import Any
 
 import numpy as np
 
-ACTION_REPRS = ("delta", "absolute")
-
-
-def check_action_repr(name: str) -> str:
-    if name not in ACTION_REPRS:
-        raise ValueError(f"action_repr must be one of {', '.join(ACTION_REPRS)}, got {name!r}")
-    return name
-
 
 @dataclass(frozen=True)
 class MocapFrame:
