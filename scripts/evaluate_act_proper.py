@@ -4,7 +4,9 @@
     python scripts/evaluate_act_proper.py --checkpoint runs/<run>/checkpoints/best.pth --episodes 50 \\
         --temporal_agg --num_envs 4 --video_dir results/videos --num_videos 3 --output results/eval.json
 
---output and --video_dir may contain {task} and {model}, filled in from the checkpoint.
+--output and --video_dir may contain {task} and {model}, filled in from the checkpoint. Finished
+episodes are journalled in <output>.partial until the results file is written: after a crash or
+Ctrl-C, rerun the same command with --resume and only the missing episodes are played.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="camera the videos show, e.g. corner2 (default: the policy's first camera)")
     parser.add_argument("--num_videos", type=non_negative_int, default=None,
                         help="episodes to record (default 3 with --video_dir, else 0)")
-    parser.add_argument("--output", default=None, help="results JSON file")
+    parser.add_argument("--output", default=None,
+                        help="results JSON file; finished episodes are journalled in <output>.partial until it is written")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted evaluation from its <output>.partial journal")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
@@ -57,7 +62,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     from training.checkpoint import CheckpointError
-    from training.evaluation import EvalConfig, evaluate, format_summary, resolve_eval_seeds, save_results
+    from training.eval_journal import journal_path
+    from training.evaluation import (
+        EvalConfig,
+        evaluate,
+        format_summary,
+        open_journal,
+        resolve_eval_seeds,
+        save_results,
+    )
     from training.policy import ACTPolicy
 
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -88,6 +101,16 @@ def main(argv: list[str] | None = None) -> int:
         if config.video_dir:
             config.video_dir = config.video_dir.format(**names)
         output = args.output.format(**names) if args.output else None
+        journal = None
+        if args.resume and not output:
+            raise ValueError("--resume continues the journal of an --output file; give the same --output")
+        if output:
+            if journal_path(output).exists() and not args.resume:
+                raise ValueError(
+                    f"{journal_path(output)} holds an interrupted evaluation; pass --resume to continue it, "
+                    "or delete it to start afresh"
+                )
+            journal = open_journal(journal_path(output), policy, config)
     except (CheckpointError, ValueError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -96,12 +119,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown placeholder {error} in --output or --video_dir ({hint})", file=sys.stderr)
         return 2
     try:
-        results = evaluate(policy, config, progress=not args.quiet)
+        if journal is not None and journal.records:
+            print(f"resuming: {len(journal.records)} finished episode(s) in {journal.path}")
+        results = evaluate(policy, config, progress=not args.quiet, journal=journal)
     except KeyboardInterrupt:
-        print("\ninterrupted: no results written", file=sys.stderr)
+        if journal is not None:
+            print(f"\ninterrupted: {len(journal.records)} finished episode(s) are kept in {journal.path}; "
+                  "rerun the same command with --resume", file=sys.stderr)
+        else:
+            print("\ninterrupted: no results written", file=sys.stderr)
         return 130
     if output:
         save_results(output, results)
+        journal.remove()
     print(format_summary(results))
     if output:
         print(f"results: {output}")

@@ -14,8 +14,9 @@
 #    STEPS (scripts/average_checkpoints.py; never a checkpoint picked by validation loss);
 # 4. evaluation on EPISODES held-out episodes, with chunk execution, then with temporal aggregation.
 # Writes results/<task>__<model>__<tag>__<steps>steps__avg<first>-<last>__{chunk,ta}.json and
-# prints the table. Every stage is resumable: rerunning the command skips a finished collection
-# and continues an unfinished training run.
+# prints the table. Every stage is resumable: rerunning the command skips a finished collection,
+# continues an unfinished training run, skips an evaluation whose result file exists and continues
+# an interrupted one from its journal (<result>.json.partial).
 # Environment overrides: DEVICE (auto), STEPS and BATCH (by device, above), EPISODES (100),
 # TA_EPISODES (= EPISODES), NUM_ENVS (5), SEED (0; another seed adds "__seed<k>" to the result
 # names), AVERAGE (5; 1 evaluates last.pth alone, and
@@ -177,6 +178,11 @@ for MODE in chunk ta; do
   N="$EPISODES"
   [[ "$MODE" == ta ]] && FLAGS=(--temporal_agg) && N="$TA_EPISODES"
   [[ "$N" == 0 ]] && continue
+  if [[ -f "${RESULT}__${MODE}.json" ]]; then
+    echo "${RESULT}__${MODE}.json exists, skipping this evaluation"
+    continue
+  fi
+  [[ -f "${RESULT}__${MODE}.json.partial" ]] && FLAGS+=(--resume)
   python scripts/evaluate_act_proper.py --checkpoint "$WEIGHTS" --episodes "$N" \
     --num_envs "$NUM_ENVS" --max_steps "$MAX_STEPS" --device "$DEVICE" "${FLAGS[@]}" \
     --video_dir "$RUN/videos_$MODE" \

@@ -16,12 +16,14 @@ from envs import EVAL_SEED_OFFSET, EnvConfig
 from envs.experts import expert_action, make_expert
 from envs.hdf5_demos import read_episode, validate_demo_file
 from training.checkpoint import load_checkpoint
+from training.eval_journal import JournalMismatch, journal_path
 from training.evaluation import (
     EvalConfig,
     check_env_matches_policy,
     evaluate,
     evaluate_checkpoint,
     format_summary,
+    open_journal,
     resolve_eval_seeds,
     wilson_interval,
 )
@@ -211,6 +213,7 @@ def test_evaluate_script_end_to_end(tiny_checkpoint, tmp_path):
                 "median_steps_to_success", "episodes_per_minute", "wall_s", "settings", "checkpoint"):
         assert key in results, key
     assert results["episodes"] == 3 and 0.0 <= results["success_rate"] <= 1.0
+    assert results["resumed_episodes"] == 0 and not (tmp_path / "results.json.partial").exists()
     low, high = results["wilson_ci_95"]
     assert 0.0 <= low <= results["success_rate"] <= high <= 1.0
     seeds = [EVAL_SEED_OFFSET + i for i in range(3)]
@@ -236,6 +239,60 @@ def test_evaluate_script_end_to_end(tiny_checkpoint, tmp_path):
     assert row[:6] == ["results", "shelf-place-v3", "standard", "behindGripper @ 64 px", str(identity["step"]),
                        "chunk (every 5)"]
     assert row[6] == f"{results['success_rate']:.2f} ({results['successes']}/3)"
+
+
+def test_journal_resumes_an_evaluation_with_only_the_missing_episodes(tiny_checkpoint, tmp_path):
+    """An evaluation cut short after 2 of 3 episodes, resumed from its journal, gives the result of an
+    uninterrupted one and plays only the third episode; other settings, or a torn line, are handled."""
+    policy = ACTPolicy.from_checkpoint(tiny_checkpoint)
+    journal_file = tmp_path / "run.json.partial"
+    first = evaluate(policy, EvalConfig(episodes=2, max_steps=6), progress=False,
+                     journal=open_journal(journal_file, policy, EvalConfig(episodes=2, max_steps=6)))
+    assert len(journal_file.read_text().splitlines()) == 1 + 2  # the key, then one line per episode
+    with open(journal_file, "a") as f:
+        f.write('{"record": {"seed": 12')  # a crash mid-write
+    config = EvalConfig(episodes=3, max_steps=6)
+    journal = open_journal(journal_file, policy, config)
+    assert sorted(journal.records) == [EVAL_SEED_OFFSET, EVAL_SEED_OFFSET + 1]
+    resumed = evaluate(policy, config, progress=False, journal=journal)
+    assert resumed["resumed_episodes"] == 2 and resumed["episodes"] == 3
+    assert len(journal_file.read_text().splitlines()) == 1 + 3
+    assert resumed["wall_s"] >= first["wall_s"]
+    uninterrupted = evaluate(policy, config, progress=False)
+    assert uninterrupted["resumed_episodes"] == 0
+    for key in ("seed", "success", "steps", "object_init_pos", "goal_pos"):
+        assert [e[key] for e in resumed["per_episode"]] == [e[key] for e in uninterrupted["per_episode"]], key
+    assert resumed["per_episode"][:2] == first["per_episode"]
+    # the journal of one evaluation is never mixed into another's
+    with pytest.raises(JournalMismatch, match=r"differs in: execution"):
+        open_journal(journal_file, policy, EvalConfig(episodes=3, max_steps=6, temporal_agg=True))
+    with pytest.raises(JournalMismatch, match=r"differs in: env, max_steps"):
+        open_journal(journal_file, policy, EvalConfig(episodes=3, max_steps=7))
+
+
+def test_evaluate_script_resumes_only_when_asked(tiny_checkpoint, tmp_path):
+    output = tmp_path / "results.json"
+    policy = ACTPolicy.from_checkpoint(tiny_checkpoint)
+    evaluate(policy, EvalConfig(episodes=1, max_steps=6), progress=False,
+             journal=open_journal(journal_path(output), policy, EvalConfig(episodes=1, max_steps=6)))
+    command = [
+        sys.executable, os.path.join(ROOT, "scripts", "evaluate_act_proper.py"), "--checkpoint", tiny_checkpoint,
+        "--episodes", "2", "--max_steps", "6", "--output", str(output), "--device", "cpu", "--quiet",
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "holds an interrupted evaluation; pass --resume" in refused.stderr and not output.exists()
+    other = subprocess.run(command + ["--resume", "--temporal_agg"], capture_output=True, text=True, env=env,
+                           timeout=300, check=False)
+    assert other.returncode == 2 and "holds episodes of another evaluation (differs in: execution)" in other.stderr
+    done = subprocess.run(command + ["--resume"], capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "resuming: 1 finished episode(s)" in done.stdout
+    results = json.loads(output.read_text())
+    assert results["resumed_episodes"] == 1 and results["episodes"] == 2
+    assert [e["seed"] for e in results["per_episode"]] == [EVAL_SEED_OFFSET, EVAL_SEED_OFFSET + 1]
+    assert not journal_path(output).exists()  # the results file replaces the journal
 
 
 def test_videos_can_show_another_camera_than_the_policy_sees(tiny_checkpoint, tmp_path):

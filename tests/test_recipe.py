@@ -44,6 +44,14 @@ def test_recipe_goes_from_nothing_to_result_files(tmp_path):
     assert "device cpu: 2 steps at batch 2, bf16 autocast, OMP_NUM_THREADS=1" in done.stdout
     assert "| modified |" in done.stdout and "exists, skipping collection" not in done.stdout
 
+    # an identical rerun finds every stage done: nothing is collected, trained or evaluated again
+    written = {path: path.stat().st_mtime_ns for path in (tmp_path / "results").glob(f"{tag}__*.json")}
+    same = subprocess.run(["bash", script, "modified"], env=env, capture_output=True, text=True, timeout=900,
+                          check=False)
+    assert same.returncode == 0, same.stdout[-2000:] + same.stderr[-2000:]
+    assert same.stdout.count("exists, skipping this evaluation") == 2 and "| modified |" in same.stdout
+    assert len(written) == 2 and all(path.stat().st_mtime_ns == ns for path, ns in written.items())
+
     again = subprocess.run(
         ["bash", script, "modified"], env=dict(env, STEPS="3", EPISODES="0", TA_EPISODES="0"), capture_output=True, text=True, check=False,
         timeout=900,

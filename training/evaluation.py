@@ -19,7 +19,8 @@ Result dict (also what ``scripts/evaluate_act_proper.py`` writes as JSON):
 - ``success_rate``, ``successes``, ``episodes``, ``wilson_ci_95`` ([low, high]),
   ``mean_steps_to_success`` / ``median_steps_to_success`` (over successful episodes; None if none),
   ``episodes_per_minute`` and ``wall_s`` (everything, environment construction included),
-  ``setup_s`` (environment construction alone);
+  ``setup_s`` (environment construction alone), ``resumed_episodes`` (episodes taken from a journal
+  of an interrupted run, `training.eval_journal`; 0 normally);
 - ``per_episode``: one dict per episode, in seed order: ``seed``, ``object_init_pos``, ``goal_pos``,
   ``success``, ``steps``, ``return``, ``video`` (path or None), and what the object did (MetaWorld's
   state, recorded only): ``max_object_lift_m``, ``final_object_to_goal_m``, ``grasp_offset_m``
@@ -46,6 +47,7 @@ from tqdm import tqdm
 from envs import COLLECTION_SEED_LIMIT, EVAL_SEED_OFFSET, EnvConfig, MetaWorldEnv
 from envs.metaworld_wrapper import FINGER_OPENING, HAND_POS, OBJECT_POS
 from training.atomic import write_json
+from training.eval_journal import EpisodeJournal, journal_key
 from training.video import annotate, write_video
 
 if TYPE_CHECKING:
@@ -266,33 +268,63 @@ def failed_never_lifted(record: dict[str, Any]) -> bool:
     return not record["success"] and record["max_object_lift_m"] < LIFTED_M
 
 
+def _env_config_for(policy: ACTPolicy, config: EvalConfig, env_config: EnvConfig | None) -> EnvConfig:
+    """The checkpoint's environment with the config's step limit (a caller's own one is checked first)."""
+    if env_config is None:
+        return policy.env_config(max_steps=config.max_steps)
+    check_env_matches_policy(env_config, policy)
+    return dataclasses.replace(env_config, max_steps=config.max_steps)
+
+
+def open_journal(
+    path: str | os.PathLike, policy: ACTPolicy, config: EvalConfig, env_config: EnvConfig | None = None
+) -> EpisodeJournal:
+    """The episode journal at `path` for evaluating `policy` with `config` (created if absent).
+
+    Raises `JournalMismatch` (a ValueError) if `path` holds another checkpoint's or other settings'
+    episodes. The policy is configured with the config's execution settings first, as `evaluate` does.
+    """
+    policy.configure(temporal_agg=config.temporal_agg, query_freq=config.query_freq, k=config.k)
+    key = journal_key(policy.identity(), policy.settings(), _env_config_for(policy, config, env_config).to_dict(),
+                      config.max_steps, config.on_demo_states)
+    return EpisodeJournal(path, key)
+
+
 def evaluate(
-    policy: ACTPolicy, config: EvalConfig, progress: bool = True, env_config: EnvConfig | None = None
+    policy: ACTPolicy,
+    config: EvalConfig,
+    progress: bool = True,
+    env_config: EnvConfig | None = None,
+    journal: EpisodeJournal | None = None,
 ) -> dict[str, Any]:
     """Rolls `policy` out on `config.episodes` held-out episodes; returns the result dict (module docstring).
 
     The policy is (re)configured with the config's execution settings (temporal_agg, query_freq, k)
-    so that the result file records what was actually run.
+    so that the result file records what was actually run. With a `journal` (`open_journal`), every
+    finished episode is appended to it and episodes it already holds are not run again
+    (``resumed_episodes`` in the result counts them; ``wall_s`` includes the time they took).
     """
     seeds = resolve_eval_seeds(config, policy.demo_seeds)
     if config.device is not None:
         policy.to(config.device)
     policy.configure(temporal_agg=config.temporal_agg, query_freq=config.query_freq, k=config.k)
-    if env_config is None:
-        env_config = policy.env_config(max_steps=config.max_steps)
-    else:
-        check_env_matches_policy(env_config, policy)
-        env_config = dataclasses.replace(env_config, max_steps=config.max_steps)
+    env_config = _env_config_for(policy, config, env_config)
     video_size = config.video_size or max(MIN_VIDEO_SIZE, policy.image_size)
     video_camera = config.video_camera or policy.cameras[0]
-    num_envs = min(config.num_envs, len(seeds))
+    records: dict[int, dict[str, Any]] = {}  # episode index -> record
+    if journal is not None:
+        records = {index: journal.records[seed] for index, seed in enumerate(seeds) if seed in journal.records}
+    resumed = len(records)
+    prior_wall_s = journal.wall_s if journal is not None and resumed else 0.0
+    to_run = [(index, seed) for index, seed in enumerate(seeds) if index not in records]
+    num_envs = min(config.num_envs, len(to_run))
 
     start_time = time.perf_counter()
     environments = [MetaWorldEnv(env_config) for _ in range(num_envs)]
     setup_s = time.perf_counter() - start_time
-    pending = iter(enumerate(seeds))
-    records: dict[int, dict[str, Any]] = {}
-    bar = tqdm(total=len(seeds), desc=f"eval {policy.task}", unit="episode", disable=not progress)
+    pending = iter(to_run)
+    bar = tqdm(total=len(seeds), initial=resumed, desc=f"eval {policy.task}", unit="episode",
+               disable=not progress)
 
     def start_episode(env: MetaWorldEnv) -> _Episode | None:
         index, seed = next(pending, (None, None))
@@ -317,6 +349,8 @@ def evaluate(
             video = str(Path(config.video_dir) / f"episode_{episode.seed}.mp4")
             write_video(video, np.stack(episode.frames))
         records[episode.index] = episode.record(video)
+        if journal is not None:
+            journal.add(records[episode.index], prior_wall_s + time.perf_counter() - start_time)
         bar.update(1)
         successes = sum(record["success"] for record in records.values())
         bar.set_postfix(success=f"{successes}/{len(records)}")
@@ -325,7 +359,7 @@ def evaluate(
         policy.reset()
         running = [start_episode(env) for env in environments]
         last_obs = [episode.obs for episode in running]  # every env has an episode at first
-        while any(episode is not None for episode in running):
+        while running and any(episode is not None for episode in running):
             active = np.array([episode is not None for episode in running])
             actions = policy.select_action(last_obs, env_mask=active)  # (E, A)
             ended = np.zeros(num_envs, dtype=bool)
@@ -352,7 +386,7 @@ def evaluate(
         bar.close()
         for env in environments:
             env.close()
-    wall_s = time.perf_counter() - start_time
+    wall_s = prior_wall_s + time.perf_counter() - start_time
 
     per_episode = [records[index] for index in range(len(seeds))]
     successes = sum(record["success"] for record in per_episode)
@@ -370,6 +404,7 @@ def evaluate(
         "episodes_per_minute": 60.0 * len(per_episode) / wall_s,
         "wall_s": wall_s,
         "setup_s": setup_s,
+        "resumed_episodes": resumed,
         "failure_modes": failure_modes(per_episode),
         "per_episode": per_episode,
         "settings": settings,
