@@ -20,6 +20,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from training.atomic import write_text
+
 VERSION = 1
 
 
@@ -88,9 +90,8 @@ class EpisodeJournal:
         for entry in entries[1:]:
             self.records[int(entry["record"]["seed"])] = entry["record"]
             self.wall_s = max(self.wall_s, float(entry["wall_s"]))
-        if len(lines) > len(entries):  # rewrite without the torn line before appending to it
-            text = "".join(json.dumps(entry) + "\n" for entry in entries)
-            self.path.write_text(text)
+        if len(lines) > len(entries):  # rewrite without the torn line (atomically) before appending to it
+            write_text(self.path, "".join(json.dumps(entry) + "\n" for entry in entries))
 
     def _append(self, entry: dict[str, Any]) -> None:
         with open(self.path, "a") as f:
