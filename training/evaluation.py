@@ -359,7 +359,7 @@ def evaluate(
         policy.reset()
         running = [start_episode(env) for env in environments]
         last_obs = [episode.obs for episode in running]  # every env has an episode at first
-        while running and any(episode is not None for episode in running):
+        while any(episode is not None for episode in running):
             active = np.array([episode is not None for episode in running])
             actions = policy.select_action(last_obs, env_mask=active)  # (E, A)
             ended = np.zeros(num_envs, dtype=bool)
