@@ -41,6 +41,19 @@ CONFIGS = {
     "small_64px_stride16_chunk10": {
         "image_size": 64, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 10, "backbone_stride": 16,
     },
+    # two cameras (hand + fixed topview) at 64 px: about the pixels of one 96 px camera
+    "small_64px_2cams_chunk50": {
+        "image_size": 64, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 50,
+        "camera_names": ["behindGripper", "topview"],
+    },
+    "small_64px_2cams_stride16_chunk50": {
+        "image_size": 64, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 50, "backbone_stride": 16,
+        "camera_names": ["behindGripper", "topview"],
+    },
+    "small_96px_2cams_chunk50": {
+        "image_size": 96, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 50,
+        "camera_names": ["behindGripper", "topview"],
+    },
 }
 
 
