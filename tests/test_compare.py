@@ -61,10 +61,18 @@ def test_real_results_are_paired_by_seed_and_unpaired_ones_refused(tiny_checkpoi
     assert {key: printed[key] for key in comparison} == comparison
 
     other_seeds = evaluate_checkpoint(
-        tiny_checkpoint, EvalConfig(seeds=[EVAL_SEED_OFFSET + 10], max_steps=2, num_envs=1), progress=False
+        tiny_checkpoint, EvalConfig(seeds=[EVAL_SEED_OFFSET + 10], max_steps=8, num_envs=1), progress=False
     )
     with pytest.raises(UnpairedResults, match="different episode seeds"):
         paired_comparison(first, other_seeds)
+    other_task = copy.deepcopy(first)
+    other_task["env"]["task"] = "reach-v3"
+    with pytest.raises(UnpairedResults, match="different task"):
+        paired_comparison(first, other_task)
+    other_limit = copy.deepcopy(first)
+    other_limit["env"]["max_steps"] = 500
+    with pytest.raises(UnpairedResults, match="different max_steps"):
+        paired_comparison(first, other_limit)
     path_c = save_results(tmp_path / "c.json", other_seeds)
     refused = subprocess.run([sys.executable, SCRIPT, str(path_a), str(path_c)], capture_output=True, text=True,
                              timeout=120, check=False)

@@ -43,8 +43,13 @@ def paired_comparison(results_a: dict[str, Any], results_b: dict[str, Any]) -> d
     """Episode-by-episode comparison of two results over the same seeds.
 
     Returns the success counts of each, the four cells of the paired table (both, only_a, only_b,
-    neither) and the exact McNemar p-value. Raises UnpairedResults when the seed sets differ.
+    neither) and the exact McNemar p-value. Raises UnpairedResults when the seed sets, the task or
+    the episode step limit differ.
     """
+    for key in ("task", "max_steps"):
+        value_a, value_b = results_a["env"][key], results_b["env"][key]
+        if value_a != value_b:
+            raise UnpairedResults(f"the results were played with different {key} ({value_a} and {value_b})")
     a, b = successes_by_seed(results_a), successes_by_seed(results_b)
     if a.keys() != b.keys():
         only_in_a, only_in_b = sorted(a.keys() - b.keys()), sorted(b.keys() - a.keys())
