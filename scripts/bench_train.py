@@ -12,6 +12,7 @@ tensors of the right shapes: this measures the model, not data loading.
     python scripts/bench_train.py --steps 5      # quicker, noisier
     python scripts/bench_train.py --configs small_96px_chunk50 --amp off bf16   # bfloat16 autocast
     python scripts/bench_train.py --configs small_96px_chunk50 --amp bf16 --adamw loop fused   # optimiser step
+    python scripts/bench_train.py --configs small_96px_2cams_chunk50 --batch_size 64 --compile off on   # torch.compile
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ CONFIGS = {
 }
 
 
-def measure(name: str, device_name: str, steps: int, batch_size: int, amp: str = "off", adamw: str = "fused") -> dict:
+def measure(
+    name: str, device_name: str, steps: int, batch_size: int, amp: str = "off", adamw: str = "fused", compiled: str = "off"
+) -> dict:
     import resource
 
     import torch
@@ -70,6 +73,7 @@ def measure(name: str, device_name: str, steps: int, batch_size: int, amp: str =
     config = ACTConfig(**CONFIGS[name])
     model = build_model("standard", config).to(device)
     optimizer = build_optimizer(model, 1e-4, 1e-4, 1e-4, fused=adamw == "fused")  # as the trainer
+    train_model = torch.compile(model) if compiled == "on" else model  # as the trainer's --compile
 
     def batch(size: int) -> tuple:
         images = torch.randn(size, config.num_cameras, 3, config.image_size, config.image_size, device=device)
@@ -87,12 +91,14 @@ def measure(name: str, device_name: str, steps: int, batch_size: int, amp: str =
     qpos, images, actions, is_pad = batch(batch_size)
     model.train()
     optimizer_s = 0.0
-    for step in range(steps + 2):  # two warm-up steps
+    compile_start = time.perf_counter()
+    for step in range(steps + 2):  # two warm-up steps (with --compile: the compilation)
         if step == 2:
             sync()
             start = time.perf_counter()
+            warmup_s = start - compile_start
             optimizer_s = 0.0
-        loss = forward_and_loss(model, qpos, images, actions, is_pad, config.kl_weight, amp)["loss"]  # as the trainer
+        loss = forward_and_loss(train_model, qpos, images, actions, is_pad, config.kl_weight, amp)["loss"]  # as the trainer
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         sync()
@@ -107,6 +113,8 @@ def measure(name: str, device_name: str, steps: int, batch_size: int, amp: str =
         "device": device_name,
         "amp": amp,
         "adamw": adamw,
+        "compile": compiled,
+        "warmup_s": round(warmup_s, 1),
         "optimizer_step_s": round(optimizer_s / steps, 4),
         "parameters_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 1),
         "train_step_s": round(train_s, 3),
@@ -144,26 +152,36 @@ def main() -> None:
         "--adamw", nargs="+", default=["fused"], choices=["fused", "loop"],
         help="AdamW implementation(s) to measure: fused (the trainer's) or loop (torch's per-tensor CPU default)",
     )
-    parser.add_argument("--one", nargs=4, metavar=("CONFIG", "DEVICE", "AMP", "ADAMW"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--devices", nargs="+", choices=["cpu", "cuda"], default=None,
+        help="devices to measure (default: the CPU, and the GPU when torch sees one)",
+    )
+    parser.add_argument(
+        "--compile", nargs="+", default=["off"], choices=["off", "on"],
+        help="torch.compile the training forward pass (the trainer's --compile); warmup_s holds the compilation",
+    )
+    parser.add_argument("--one", nargs=5, metavar=("CONFIG", "DEVICE", "AMP", "ADAMW", "COMPILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one[0], args.one[1], args.steps, args.batch_size, args.one[2], args.one[3])))
+        print(json.dumps(measure(args.one[0], args.one[1], args.steps, args.batch_size, *args.one[2:])))
         return
     import torch
 
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if "cuda" in devices and not torch.cuda.is_available():
+        parser.error("--devices cuda asked for, but torch sees no CUDA GPU")
     results = []
     for device in devices:
         for name in args.configs:
-            for amp, adamw in itertools.product(args.amp, args.adamw):
+            for amp, adamw, compiled in itertools.product(args.amp, args.adamw, args.compile):
                 done = subprocess.run(
-                    [sys.executable, __file__, "--one", name, device, amp, adamw, "--steps", str(args.steps),
+                    [sys.executable, __file__, "--one", name, device, amp, adamw, compiled, "--steps", str(args.steps),
                      "--batch_size", str(args.batch_size)],
                     capture_output=True, text=True, check=False,
                 )
                 if done.returncode != 0:
                     results.append({
-                        "config": name, "device": device, "amp": amp, "adamw": adamw,
+                        "config": name, "device": device, "amp": amp, "adamw": adamw, "compile": compiled,
                         "error": done.stderr.strip().splitlines()[-1:],
                     })
                 else:

@@ -36,7 +36,8 @@
 # moving average of the weights instead of the last weights), LR_SCHEDULE (constant, ACT's; cosine
 # decays both learning rates to a tenth by the last step, see train_act_proper.py --lr_schedule),
 # CVAE_DETACH (0; 1 with modified: its CVAE encoder sees the image tokens detached, so the KL term
-# does not train the backbone, see train_act_proper.py --cvae_detach_images). Data files, run folders
+# does not train the backbone, see train_act_proper.py --cvae_detach_images), COMPILE (0; 1 passes
+# --compile: torch.compile of the training forward pass, for GPUs; same batches, not in the names). Data files, run folders
 # and result names carry these settings (e.g. "__behindGripper-96-shift4", "-b32" for batch 32),
 # and a STEPS other than 4000 adds "__<STEPS>steps" to the result names. OUT_DIR (repository root)
 # is where data/, runs/ and results/ go; NUM_DEMOS (50) and MAX_STEPS (500) exist for the smoke
@@ -71,6 +72,13 @@ if [[ "$LR_SCHEDULE" != constant && "$LR_SCHEDULE" != cosine ]]; then
   exit 2
 fi
 CVAE_DETACH="${CVAE_DETACH:-0}"
+COMPILE="${COMPILE:-0}"
+if [[ "$COMPILE" != 0 && "$COMPILE" != 1 ]]; then
+  echo "error: COMPILE must be 0 or 1, got $COMPILE" >&2
+  exit 2
+fi
+COMPILE_FLAG=()
+if [[ "$COMPILE" == 1 ]]; then COMPILE_FLAG=(--compile); fi
 if [[ "$CVAE_DETACH" != 0 && "$CVAE_DETACH" != 1 ]]; then
   echo "error: CVAE_DETACH must be 0 or 1, got $CVAE_DETACH" >&2
   exit 2
@@ -155,7 +163,7 @@ else
     --steps "$STEPS" --batch_size "$BATCH" --lr 1e-4 --lr_backbone 1e-4 --chunk_size "$CHUNK" --hidden_dim 256 \
     --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" \
     --backbone_stride "$BACKBONE_STRIDE" --amp "$AMP" --ema_decay "$EMA" --lr_schedule "$LR_SCHEDULE" --val_every "$VAL_EVERY" --save_every "$SNAPSHOT_EVERY" --seed "$SEED" \
-    "${DETACH_FLAG[@]}" --device "$DEVICE" --num_workers "$WORKERS" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
+    "${DETACH_FLAG[@]}" "${COMPILE_FLAG[@]}" --device "$DEVICE" --num_workers "$WORKERS" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
 fi
 
 WEIGHTS="$RUN/checkpoints/last.pth"

@@ -195,6 +195,33 @@ def test_training_from_device_windows_matches_the_dataloader(tiny_demo_file, tmp
     assert len(train_losses(device)) == 6 and train_losses(device) == train_losses(loader)
 
 
+def test_compiled_training_forward_trains_the_same_weights(tiny_demo_file, tmp_path, monkeypatch):
+    """--compile runs the training forward through torch.compile: the same losses and weights as eager
+    (up to float rounding) once the compiled code draws dropout and the CVAE's z from torch's own
+    generator, checkpoints of the model itself (no compiled wrapper's key prefix)."""
+    import torch._inductor.config as inductor_config
+    from torch._dynamo.utils import counters
+
+    monkeypatch.setattr(inductor_config, "fallback_random", True)  # else the compiler's own random stream
+
+    eager_dir = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path / "eager", steps=3), TINY_MODEL).run(progress=False)
+    counters.clear()
+    trainer = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path / "compiled", steps=3, compile=True), TINY_MODEL)
+    assert trainer.train_forward_model is not trainer.model
+    compiled_dir = trainer.run(progress=False)
+    assert counters["stats"]["unique_graphs"] > 0  # the compiler ran
+    eager, compiled = train_losses(eager_dir), train_losses(compiled_dir)
+    assert sorted(compiled) == [1, 2, 3] and compiled == {s: pytest.approx(v, rel=1e-4) for s, v in eager.items()}
+    eager_last = load_checkpoint(eager_dir / "checkpoints" / "last.pth")
+    compiled_last = load_checkpoint(compiled_dir / "checkpoints" / "last.pth")
+    assert compiled_last["train_config"]["compile"] is True
+    assert compiled_last["model_state"].keys() == eager_last["model_state"].keys()
+    for name, value in eager_last["model_state"].items():
+        # AdamW moves a weight by about lr (1e-4) a step whatever its gradient's size, so a near-zero
+        # gradient that rounds differently may move it the other way: within 3 steps × lr
+        torch.testing.assert_close(compiled_last["model_state"][name], value, rtol=1e-3, atol=3e-4)
+
+
 def test_cosine_schedule_with_warmup_sets_both_learning_rates(tiny_demo_file, tmp_path):
     config = tiny_train_config(
         tiny_demo_file, tmp_path, steps=8, lr=2e-4, lr_backbone=1e-4, lr_schedule="cosine", lr_min_ratio=0.1,

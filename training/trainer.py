@@ -106,6 +106,9 @@ class TrainConfig:
     warmup_steps: int = 0  # linear warm-up from 0 over the first steps (any schedule)
     weight_decay: float = 1e-4  # AdamW weight decay (ACT paper: 1e-4)
     amp: str = "off"  # "bf16": forward pass under bfloat16 autocast (weights, optimiser and loss stay fp32)
+    compile: bool = False  # torch.compile the training forward pass (fewer, fused kernels: for GPUs, where a
+    # step is bound by kernel launches; the first steps wait for the compiler). The same batches and function;
+    # dropout and the CVAE's z are drawn from the compiler's random stream, so not bit-identical to eager
     grad_clip: float = 10.0  # max global gradient norm
     ema_decay: float = 0.0  # > 0 (e.g. 0.999): checkpoints hold an exponential moving average of the weights
     augment_shift: int = 4  # random-shift augmentation in pixels (0 = off)
@@ -248,6 +251,9 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model = build_model(config.model, model_config).to(self.device)
         self.optimizer = build_optimizer(self.model, config.lr, config.lr_backbone, config.weight_decay)
+        # the module train_step calls: the model itself, or its compiled wrapper (same parameters;
+        # validation, EMA and checkpoints use self.model, so nothing compiled is saved or evaluated)
+        self.train_forward_model: torch.nn.Module = torch.compile(self.model) if config.compile else self.model
         # the moving average of the weights (ema_decay > 0): a frozen copy updated after every step
         self.ema_model: torch.nn.Module | None = None
         if config.ema_decay > 0:
@@ -397,7 +403,7 @@ class Trainer:
         (reading them with ``.item()`` here would make the CPU wait for the GPU at every step)."""
         self.model.train()
         inputs = self._to_model_inputs(batch, augment=True, step=self.step)
-        losses = self.compute_loss(inputs)
+        losses = self.compute_loss(inputs, self.train_forward_model)
         self.optimizer.zero_grad(set_to_none=True)
         factor = self.config.lr_factor(self.step)
         for group, base_lr in zip(self.optimizer.param_groups, (self.config.lr, self.config.lr_backbone), strict=True):
