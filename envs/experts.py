@@ -1,4 +1,4 @@
-"""MetaWorld's scripted expert policies, looked up by task name, and a deeper-grasp variant."""
+"""MetaWorld's scripted expert policies, looked up by task name, and shelf-place grasp variants."""
 
 from __future__ import annotations
 
@@ -23,27 +23,33 @@ _SHELF_PLACE_GAIN = 25.0  # the expert's proportional gain on the position error
 _SHELF_PLACE_GRIP = 0.7  # the expert's grip command while grasping
 
 GRASP_DEPTH_TASKS = ("shelf-place-v3",)
+MAX_GRASP_HOLD = 50  # steps; MetaWorld's episodes last 500
 
 
-def check_grasp_depth(task: str, grasp_depth: float) -> None:
-    """Raises ValueError unless `grasp_depth` (metres, 0 = MetaWorld's expert) is usable for `task`."""
+def check_grasp_depth(task: str, grasp_depth: float, grasp_hold: int = 0) -> None:
+    """Raises ValueError unless `grasp_depth` (metres, 0 = MetaWorld's expert) and `grasp_hold`
+    (steps, 0 = MetaWorld's expert) are usable for `task`."""
     if not 0.0 <= grasp_depth < _SHELF_PLACE_LIFT_TOLERANCE_M:
         raise ValueError(f"grasp_depth must be in [0, {_SHELF_PLACE_LIFT_TOLERANCE_M}) m, got {grasp_depth}")
-    if grasp_depth and task not in GRASP_DEPTH_TASKS:
-        raise ValueError(f"grasp_depth is implemented for {', '.join(GRASP_DEPTH_TASKS)} only, not {task!r}")
+    if not 0 <= grasp_hold <= MAX_GRASP_HOLD:
+        raise ValueError(f"grasp_hold must be in [0, {MAX_GRASP_HOLD}] steps, got {grasp_hold}")
+    for name, value in (("grasp_depth", grasp_depth), ("grasp_hold", grasp_hold)):
+        if value and task not in GRASP_DEPTH_TASKS:
+            raise ValueError(f"{name} is implemented for {', '.join(GRASP_DEPTH_TASKS)} only, not {task!r}")
 
 
-def make_expert(task: str, grasp_depth: float = 0.0) -> Any:
+def make_expert(task: str, grasp_depth: float = 0.0, grasp_hold: int = 0) -> Any:
     """The scripted policy from ``metaworld.policies`` for `task` (``get_action(env_state) -> (4,)``).
 
-    ``grasp_depth > 0`` (shelf-place-v3 only) returns :class:`DeeperGraspExpert`, which descends that
-    many metres further onto the block before handing back to MetaWorld's expert to lift it.
+    ``grasp_depth > 0`` or ``grasp_hold > 0`` (shelf-place-v3 only) returns :class:`DeeperGraspExpert`,
+    which descends `grasp_depth` metres further onto the block (and, with `grasp_hold`, descends with
+    open fingers and closes them standing still) before handing back to MetaWorld's expert to lift it.
     """
     if task not in ENV_POLICY_MAP:
         raise ValueError(f"MetaWorld ships no scripted expert for {task!r}")
-    check_grasp_depth(task, grasp_depth)
+    check_grasp_depth(task, grasp_depth, grasp_hold)
     expert = ENV_POLICY_MAP[task]()
-    return DeeperGraspExpert(expert, grasp_depth) if grasp_depth else expert
+    return DeeperGraspExpert(expert, grasp_depth, grasp_hold) if grasp_depth or grasp_hold else expert
 
 
 class DeeperGraspExpert:
@@ -53,36 +59,51 @@ class DeeperGraspExpert:
     centre), which leaves a learned policy about one step of slack: a lift started one step early
     closes the fingers on the block's top edge. This wrapper keeps descending (same gain, same grip
     command) until the hand is within ``0.04 − depth`` of the aim, then hands every later step back
-    to the wrapped expert. Stateful within an episode: call :meth:`reset` before each one.
+    to the wrapped expert.
+
+    MetaWorld's expert also commands the grip from 15 cm above the block while it descends at full
+    speed, so its grasp is a race between the closing fingers and the falling hand, and its lift a
+    threshold on the hand's height. With ``hold > 0`` the fingers stay open (−1) all the way down;
+    at the bottom the hand is commanded to stay (zero motion; it settles within a few millimetres)
+    for `hold` steps with the grip closed (+1),
+    and only then does the wrapped expert take over and lift: the lift follows the finger state.
+    Stateful within an episode: call :meth:`reset` before each one.
     """
 
-    def __init__(self, expert: Any, depth: float) -> None:
-        check_grasp_depth("shelf-place-v3", depth)
+    def __init__(self, expert: Any, depth: float, hold: int = 0) -> None:
+        check_grasp_depth("shelf-place-v3", depth, hold)
         self.expert = expert
         self.depth = depth
+        self.hold = hold
         self._reached = False
+        self._held = 0  # steps spent closing at the bottom
 
     def reset(self) -> None:
         self._reached = False
+        self._held = 0
 
     def get_action(self, env_state: np.ndarray) -> np.ndarray:
         action = np.asarray(self.expert.get_action(env_state), dtype=np.float32)  # (4,)
-        if self._reached:
+        if self._reached and self._held >= self.hold:
             return action
+        if self._reached:  # closing at the bottom, standing still
+            self._held += 1
+            return np.array([0.0, 0.0, 0.0, 1.0], dtype=np.float32)
         hand = env_state[HAND_POS]
         aim = env_state[OBJECT_POS] + _SHELF_PLACE_AIM_OFFSET  # (3,)
         over_block = np.linalg.norm(hand[:2] - aim[:2]) <= _SHELF_PLACE_OVER_BLOCK_M
         height_above_aim = hand[2] - aim[2]
-        if not over_block or height_above_aim > _SHELF_PLACE_LIFT_TOLERANCE_M:
-            return action  # still positioning or descending: the expert's own step
-        if height_above_aim <= _SHELF_PLACE_LIFT_TOLERANCE_M - self.depth:
+        if over_block and height_above_aim <= _SHELF_PLACE_LIFT_TOLERANCE_M - self.depth:
             self._reached = True
-            return action
-        # Where the expert would start lifting: keep descending onto the aim instead.
-        deeper = action.copy()
-        deeper[:3] = np.clip((aim - hand) * _SHELF_PLACE_GAIN, -1.0, 1.0)
-        deeper[3] = _SHELF_PLACE_GRIP
-        return deeper
+            return self.get_action(env_state)  # the first closing step, or the expert's lift (hold = 0)
+        step = action.copy()
+        if over_block and height_above_aim <= _SHELF_PLACE_LIFT_TOLERANCE_M:
+            # Where the expert would start lifting: keep descending onto the aim instead.
+            step[:3] = np.clip((aim - hand) * _SHELF_PLACE_GAIN, -1.0, 1.0)
+            step[3] = _SHELF_PLACE_GRIP
+        if self.hold:
+            step[3] = -1.0  # fingers open until the hand is down
+        return step
 
 
 def reset_expert(expert: Any) -> None:

@@ -37,6 +37,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="shelf-place-v3: metres the expert descends further onto the block before lifting it "
         "(wider height margin for a learned grasp; 0.015 tried). 0 = MetaWorld's expert",
     )
+    parser.add_argument(
+        "--grasp_hold", type=int, default=0,
+        help="shelf-place-v3: > 0 makes the expert descend with open fingers, close them standing still for "
+        "this many steps (10 tried), then lift, so the lift follows the fingers, not the hand's height. 0 = MetaWorld's expert",
+    )
     parser.add_argument("--max_attempts", type=non_negative_int, default=0, help="seeds to try (0: 2*num_demos+20)")
     parser.add_argument(
         "--starts", choices=["sequential", "spread"], default="sequential",
@@ -73,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             max_attempts=args.max_attempts,
             action_noise=args.action_noise,
             grasp_depth=args.grasp_depth,
+            grasp_hold=args.grasp_hold,
             starts=args.starts,
             start_pool=args.start_pool,
         )

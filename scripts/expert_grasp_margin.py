@@ -9,6 +9,7 @@ on the table (where the grasp really happens). A learned policy that lifts one s
 (README → "How the grasp fails") misses the block when that height margin is thin.
 
     python scripts/expert_grasp_margin.py --seeds 100 --grasp_depth 0 0.015
+    python scripts/expert_grasp_margin.py --seeds 100 --grasp_depth 0.015 --grasp_hold 10   # open-close-hold-lift
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--first_seed", type=non_negative_int, default=0, help="first seed (collection uses 0, 1, ...)")
     parser.add_argument("--grasp_depth", type=non_negative_float, nargs="+", default=[0.0, 0.015],
                         help="expert variants to compare, metres (0 = MetaWorld's expert)")
+    parser.add_argument("--grasp_hold", type=non_negative_int, default=0,
+                        help="steps every variant closes its fingers standing still before lifting (0 = MetaWorld's race)")
     parser.add_argument("--max_steps", type=positive_int, default=500, help="episode limit")
     return parser.parse_args(argv)
 
@@ -43,13 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     from training.evaluation import grasp_heights
 
     try:
-        experts = {depth: make_expert(args.task, depth) for depth in args.grasp_depth}
+        experts = {depth: make_expert(args.task, depth, args.grasp_hold) for depth in args.grasp_depth}
         env = MetaWorldEnv(EnvConfig(task=args.task, cameras=("topview",), image_size=16, max_steps=args.max_steps))
     except (TaskNameError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    report = {"task": args.task, "seeds": [seeds[0], seeds[-1]], "by_grasp_depth": {}}
+    report = {"task": args.task, "seeds": [seeds[0], seeds[-1]], "grasp_hold": args.grasp_hold, "by_grasp_depth": {}}
     with env:
         for depth, expert in experts.items():
             rows = []

@@ -26,7 +26,8 @@
 # ACTION_NOISE (0; e.g. 0.3 collects DART-style demos: the env executes the expert's hand motion
 # plus Gaussian noise of that std, the labels stay the clean expert actions), GRASP_DEPTH (0;
 # shelf-place-v3: e.g. 0.015 makes the expert descend 1.5 cm further onto the block before lifting
-# it, see collect_act_demos.py --grasp_depth), STARTS (sequential:
+# it, see collect_act_demos.py --grasp_depth), GRASP_HOLD (0; shelf-place-v3: e.g. 10 makes the expert
+# descend with open fingers, close them standing still for 10 steps, then lift), STARTS (sequential:
 # demo seeds 0, 1, 2, ...; spread: 50 of the first 1000 seeds chosen to cover the initial block and
 # shelf positions evenly, see collect_act_demos.py --starts),
 # BACKBONE_STRIDE (32; 16 stops the ResNet after layer3 for a finer token grid), CHUNK (50, the
@@ -62,6 +63,7 @@ BACKBONE_STRIDE="${BACKBONE_STRIDE:-32}"
 CHUNK="${CHUNK:-50}"
 ACTION_NOISE="${ACTION_NOISE:-0}"
 GRASP_DEPTH="${GRASP_DEPTH:-0}"
+GRASP_HOLD="${GRASP_HOLD:-0}"
 STARTS="${STARTS:-sequential}"
 AMP="${AMP:-auto}"
 AVERAGE="${AVERAGE:-5}"
@@ -122,6 +124,7 @@ CAMERA_TAG="$(IFS=-; echo "${CAMERA_LIST[*]}")-${IMAGE_SIZE}"
 DATA_TAG=""
 if [[ "$ACTION_NOISE" != 0 ]]; then DATA_TAG="-noise${ACTION_NOISE}"; fi
 if [[ "$GRASP_DEPTH" != 0 ]]; then DATA_TAG="${DATA_TAG}-deep${GRASP_DEPTH}"; fi
+if [[ "$GRASP_HOLD" != 0 ]]; then DATA_TAG="${DATA_TAG}-hold${GRASP_HOLD}"; fi
 if [[ "$STARTS" != sequential ]]; then DATA_TAG="${DATA_TAG}-${STARTS}"; fi
 DATA="${P}data/${TASK}__${CAMERA_TAG}${DATA_TAG}.hdf5"
 TAG="__${CAMERA_TAG}${DATA_TAG}-shift${SHIFT}"
@@ -151,7 +154,7 @@ if [[ ! -f "$DATA" ]]; then
   RESUME=()
   [[ -f "$DATA.partial" ]] && RESUME=(--resume)
   python scripts/collect_act_demos.py --task "$TASK" --num_demos "$NUM_DEMOS" --cameras "${CAMERA_LIST[@]}" \
-    --image_size "$IMAGE_SIZE" --action_noise "$ACTION_NOISE" --grasp_depth "$GRASP_DEPTH" --starts "$STARTS" --workers 2 --output "$DATA" \
+    --image_size "$IMAGE_SIZE" --action_noise "$ACTION_NOISE" --grasp_depth "$GRASP_DEPTH" --grasp_hold "$GRASP_HOLD" --starts "$STARTS" --workers 2 --output "$DATA" \
     "${RESUME[@]}"
 else
   echo "exists, skipping collection"

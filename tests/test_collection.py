@@ -164,6 +164,35 @@ def test_deeper_grasp_expert_grasps_lower_and_still_succeeds():
             assert grasp_heights(deep["env_state"])[1] < grasp_heights(plain["env_state"])[1] - 0.004
 
 
+def test_grasp_hold_expert_descends_open_closes_standing_still_then_lifts():
+    """grasp_hold: the fingers stay open all the way down, then `hold` steps of zero motion with the grip
+    closed, then MetaWorld's expert lifts; the episode succeeds and a second episode repeats it."""
+    from envs.collection import run_expert_episode
+    from envs.experts import DeeperGraspExpert, make_expert
+
+    hold = 10
+    config = EnvConfig(task="shelf-place-v3", cameras=("behindGripper",), image_size=16, max_steps=250)
+    with MetaWorldEnv(config) as env:
+        for seed in (0, 3):
+            plain = run_expert_episode(env, make_expert("shelf-place-v3"), seed, steps_after_success=0)
+            expert = make_expert("shelf-place-v3", grasp_depth=0.015, grasp_hold=hold)
+            assert isinstance(expert, DeeperGraspExpert)
+            held = run_expert_episode(env, expert, seed, steps_after_success=0)
+            again = run_expert_episode(env, expert, seed, steps_after_success=0)  # reset between episodes
+            assert held["success"]
+            np.testing.assert_array_equal(held["actions"], again["actions"])
+            actions = held["actions"]  # (T, 4)
+            first_grip = int(np.argmax(actions[:, 3] > 0))
+            assert first_grip > 0 and np.all(actions[:first_grip, 3] == -1.0)  # open on the way down
+            assert np.argmax(plain["actions"][:, 3] > 0) < first_grip  # MetaWorld's expert grips earlier
+            np.testing.assert_array_equal(actions[first_grip:first_grip + hold], np.tile([0.0, 0.0, 0.0, 1.0], (hold, 1)))
+            assert actions[first_grip + hold, 2] > 0  # then it lifts
+            hand_z = held["env_state"][:, 2]  # the hand's height (HAND_POS = 0:3)
+            # zero motion: the hand only settles onto its target (it lags it by a few mm), at well under
+            # the ~1 cm a step of the descent before it
+            assert np.abs(np.diff(hand_z[first_grip + 1:first_grip + hold])).max() < 0.004
+
+
 def test_grasp_depth_is_refused_where_it_is_not_implemented(tmp_path):
     from envs.experts import make_expert
 
@@ -171,6 +200,10 @@ def test_grasp_depth_is_refused_where_it_is_not_implemented(tmp_path):
         make_expert("pick-place-v3", grasp_depth=0.01)
     with pytest.raises(ValueError, match="grasp_depth must be in"):
         make_expert("shelf-place-v3", grasp_depth=0.04)
+    with pytest.raises(ValueError, match="grasp_hold must be in"):
+        make_expert("shelf-place-v3", grasp_hold=51)
+    with pytest.raises(ValueError, match="grasp_hold is implemented for shelf-place-v3 only"):
+        CollectConfig(task="reach-v3", output=str(tmp_path / "x.hdf5"), grasp_hold=5)
     with pytest.raises(ValueError, match="shelf-place-v3 only"):
         CollectConfig(task="reach-v3", output=str(tmp_path / "x.hdf5"), grasp_depth=0.01)
 
@@ -248,6 +281,8 @@ def _run_script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess
         (["--action_noise", "-0.1"], "action_noise must be in [0, 1]"),
         (["--grasp_depth", "0.05"], "grasp_depth must be in [0, 0.04)"),
         (["--task", "reach-v3", "--grasp_depth", "0.01"], "grasp_depth is implemented for shelf-place-v3 only"),
+        (["--grasp_hold", "-1"], "grasp_hold must be in [0, 50]"),
+        (["--task", "reach-v3", "--grasp_hold", "10"], "grasp_hold is implemented for shelf-place-v3 only"),
     ],
 )
 def test_bad_arguments_give_a_message_not_a_traceback(args, expected, tmp_path):
