@@ -65,8 +65,8 @@ class DeeperGraspExpert:
     speed, so its grasp is a race between the closing fingers and the falling hand, and its lift a
     threshold on the hand's height. With ``hold > 0`` the fingers stay open (−1) all the way down;
     at the bottom the hand is commanded to stay (zero motion; it settles within a few millimetres)
-    for `hold` steps with the grip closed (+1),
-    and only then does the wrapped expert take over and lift: the lift follows the finger state.
+    for `hold` steps with the grip closed (+1), and only then does the wrapped expert take over and
+    lift: the lift follows the finger state.
     Stateful within an episode: call :meth:`reset` before each one.
     """
 
@@ -84,26 +84,26 @@ class DeeperGraspExpert:
 
     def get_action(self, env_state: np.ndarray) -> np.ndarray:
         action = np.asarray(self.expert.get_action(env_state), dtype=np.float32)  # (4,)
-        if self._reached and self._held >= self.hold:
-            return action
-        if self._reached:  # closing at the bottom, standing still
+        if not self._reached:
+            hand = env_state[HAND_POS]
+            aim = env_state[OBJECT_POS] + _SHELF_PLACE_AIM_OFFSET  # (3,)
+            over_block = np.linalg.norm(hand[:2] - aim[:2]) <= _SHELF_PLACE_OVER_BLOCK_M
+            height_above_aim = hand[2] - aim[2]
+            if over_block and height_above_aim <= _SHELF_PLACE_LIFT_TOLERANCE_M - self.depth:
+                self._reached = True  # down: close (hold > 0) or let the expert lift
+            else:
+                step = action.copy()
+                if over_block and height_above_aim <= _SHELF_PLACE_LIFT_TOLERANCE_M:
+                    # Where the expert would start lifting: keep descending onto the aim instead.
+                    step[:3] = np.clip((aim - hand) * _SHELF_PLACE_GAIN, -1.0, 1.0)
+                    step[3] = _SHELF_PLACE_GRIP
+                if self.hold:
+                    step[3] = -1.0  # fingers open until the hand is down
+                return step
+        if self._held < self.hold:  # closing at the bottom, commanded to stay
             self._held += 1
             return np.array([0.0, 0.0, 0.0, 1.0], dtype=np.float32)
-        hand = env_state[HAND_POS]
-        aim = env_state[OBJECT_POS] + _SHELF_PLACE_AIM_OFFSET  # (3,)
-        over_block = np.linalg.norm(hand[:2] - aim[:2]) <= _SHELF_PLACE_OVER_BLOCK_M
-        height_above_aim = hand[2] - aim[2]
-        if over_block and height_above_aim <= _SHELF_PLACE_LIFT_TOLERANCE_M - self.depth:
-            self._reached = True
-            return self.get_action(env_state)  # the first closing step, or the expert's lift (hold = 0)
-        step = action.copy()
-        if over_block and height_above_aim <= _SHELF_PLACE_LIFT_TOLERANCE_M:
-            # Where the expert would start lifting: keep descending onto the aim instead.
-            step[:3] = np.clip((aim - hand) * _SHELF_PLACE_GAIN, -1.0, 1.0)
-            step[3] = _SHELF_PLACE_GRIP
-        if self.hold:
-            step[3] = -1.0  # fingers open until the hand is down
-        return step
+        return action
 
 
 def reset_expert(expert: Any) -> None:
