@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 
+import h5py
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,9 +24,12 @@ def test_recipe_goes_from_nothing_to_result_files(tmp_path):
     script = os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh")
     done = subprocess.run(["bash", script, "modified"], env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    tag = "shelf-place-v3__modified__behindGripper-64-shift2-chunk5-b2-bf16-ema0.99-cos-cvaedetach__seed1__2steps__avg1-2"
-    assert (tmp_path / "data" / "shelf-place-v3__behindGripper-64.hdf5").is_file()
-    run = tmp_path / "runs" / "shelf-place-v3__modified__recipe__behindGripper-64-shift2-chunk5-b2-bf16-ema0.99-cos-cvaedetach__seed1"
+    # on a CPU, shelf-place-v3 defaults to the grasp-hold expert's demos (GRASP_DEPTH=0.015 GRASP_HOLD=10)
+    tag = "shelf-place-v3__modified__behindGripper-64-deep0.015-hold10-shift2-chunk5-b2-bf16-ema0.99-cos-cvaedetach__seed1__2steps__avg1-2"
+    data = tmp_path / "data" / "shelf-place-v3__behindGripper-64-deep0.015-hold10.hdf5"
+    with h5py.File(data, "r") as demos:
+        assert demos.attrs["grasp_hold"] == 10 and demos.attrs["grasp_depth"] == 0.015
+    run = tmp_path / "runs" / "shelf-place-v3__modified__recipe__behindGripper-64-deep0.015-hold10-shift2-chunk5-b2-bf16-ema0.99-cos-cvaedetach__seed1"
     checkpoint = torch.load(run / "checkpoints" / "last.pth", weights_only=True)
     assert checkpoint["step"] == 2 and checkpoint["model_kind"] == "modified"
     assert checkpoint["train_config"]["augment_shift"] == 2 and checkpoint["model_config"]["hidden_dim"] == 256
