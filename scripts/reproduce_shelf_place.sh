@@ -11,8 +11,9 @@
 #    12000 steps at batch 8 under bfloat16 autocast with one thread where the CPU has native bf16
 #    (AVX512-BF16 or AMX; else fp32), to fit the 2-hour budget of a 2-core machine, and on
 #    shelf-place-v3 chunks of 10 and demos whose grasp closes standing still (GRASP_DEPTH=0.015
-#    GRASP_HOLD=10 CHUNK=10: measured better than chunk 50 with MetaWorld's expert for both models
-#    and two training seeds; set GRASP_DEPTH=0 GRASP_HOLD=0 CHUNK=50 for the earlier CPU recipe);
+#    GRASP_HOLD=10 CHUNK=10: measured better than chunk 50 with MetaWorld's expert, Standard over
+#    two training seeds and Modified over one; GRASP_DEPTH=0 GRASP_HOLD=0 CHUNK=50 restores the
+#    earlier CPU recipe);
 # 3. the evaluated weights: the mean of the last AVERAGE (5) snapshots, i.e. steps STEPS-4000 to
 #    STEPS (scripts/average_checkpoints.py; never a checkpoint picked by validation loss);
 # 4. evaluation on EPISODES held-out episodes, with chunk execution, then with temporal aggregation.
