@@ -158,6 +158,7 @@ START=$(date +%s)
 PRECISION="fp32"
 if [[ "$AMP" == bf16 ]]; then PRECISION="bf16 autocast"; fi
 echo "device $DEVICE: $STEPS steps at batch $BATCH, $PRECISION${OMP_NUM_THREADS:+, OMP_NUM_THREADS=$OMP_NUM_THREADS}"
+echo "cameras $CAMERAS at $IMAGE_SIZE px, chunk $CHUNK, demos: grasp depth $GRASP_DEPTH, grasp hold $GRASP_HOLD (0 0: MetaWorld's expert)"
 echo "== 1/4 demonstrations: $DATA"
 if [[ ! -f "$DATA" ]]; then
   RESUME=()

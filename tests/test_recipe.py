@@ -46,6 +46,7 @@ def test_recipe_goes_from_nothing_to_result_files(tmp_path):
         # the evaluated weights are the mean of the last AVERAGE snapshots
         assert [source["step"] for source in result["checkpoint"]["averaged_from"]] == [1, 2]
     assert "device cpu: 2 steps at batch 2, bf16 autocast, OMP_NUM_THREADS=1" in done.stdout
+    assert "cameras behindGripper at 64 px, chunk 5, demos: grasp depth 0.015, grasp hold 10" in done.stdout
     assert "| modified |" in done.stdout and "exists, skipping collection" not in done.stdout
 
     # an identical rerun finds every stage done: nothing is collected, trained or evaluated again
