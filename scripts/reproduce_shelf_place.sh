@@ -20,7 +20,8 @@
 # Writes results/<task>__<model>__<tag>__<steps>steps__avg<first>-<last>__{chunk,ta}.json and
 # prints the table. Every stage is resumable: rerunning the command skips a finished collection,
 # continues an unfinished training run, skips an evaluation whose result file exists and continues
-# an interrupted one from its journal (<result>.json.partial).
+# an interrupted one from its journal (<result>.json.partial). Calls started side by side that need
+# the same demo file (standard and modified, say) collect it once: the others wait on a lock.
 # Environment overrides: DEVICE (auto), STEPS and BATCH (by device, above), EPISODES (100),
 # TA_EPISODES (= EPISODES), NUM_ENVS (environments per evaluation: 10 on a GPU, 5 on a CPU; the
 # results do not depend on it), SEED (0; another seed adds "__seed<k>" to the result
@@ -160,6 +161,13 @@ if [[ "$AMP" == bf16 ]]; then PRECISION="bf16 autocast"; fi
 echo "device $DEVICE: $STEPS steps at batch $BATCH, $PRECISION${OMP_NUM_THREADS:+, OMP_NUM_THREADS=$OMP_NUM_THREADS}"
 echo "cameras $CAMERAS at $IMAGE_SIZE px, chunk $CHUNK, demos: grasp depth $GRASP_DEPTH, grasp hold $GRASP_HOLD (0 0: MetaWorld's expert)"
 echo "== 1/4 demonstrations: $DATA"
+# Several recipe calls may share one demo file (e.g. standard and modified started side by side):
+# the first to take the lock collects it, the others wait for it and then skip collection.
+mkdir -p "$(dirname "$DATA")"
+if command -v flock >/dev/null; then
+  exec 9>"$DATA.lock"
+  flock -n 9 || { echo "waiting for another call collecting $DATA"; flock 9; }
+fi
 if [[ ! -f "$DATA" ]]; then
   RESUME=()
   [[ -f "$DATA.partial" ]] && RESUME=(--resume)
@@ -169,6 +177,7 @@ if [[ ! -f "$DATA" ]]; then
 else
   echo "exists, skipping collection"
 fi
+if command -v flock >/dev/null; then exec 9>&-; fi  # closing the descriptor releases the lock
 
 echo "== 2/4 training: $RUN"
 if [[ -f "$RUN/checkpoints/last.pth" ]]; then

@@ -103,3 +103,29 @@ def test_recipe_refuses_an_unknown_lr_schedule(tmp_path):
     )
     assert done.returncode == 2 and "LR_SCHEDULE must be constant or cosine" in done.stderr
     assert not (tmp_path / "data").exists()  # refused before any work
+
+
+def test_two_recipe_calls_side_by_side_collect_the_demos_once(tmp_path):
+    """Standard and Modified started at once share one demo file: one call collects it, the other
+    waits for that collection instead of writing the same file, and both then train on it."""
+    env = dict(
+        os.environ, OUT_DIR=str(tmp_path), NUM_DEMOS="2", STEPS="1", AVERAGE="1", EPISODES="0", TA_EPISODES="0",
+        DEVICE="cpu", CAMERAS="behindGripper", IMAGE_SIZE="64", CHUNK="5", BATCH="2", AMP="off", OMP_NUM_THREADS="1",
+    )
+    script = os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh")
+    calls = [
+        subprocess.Popen(["bash", script, model], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for model in ("standard", "modified")
+    ]
+    outputs = [call.communicate(timeout=900) for call in calls]
+    for call, (stdout, stderr) in zip(calls, outputs, strict=True):
+        assert call.returncode == 0, stdout[-2000:] + stderr[-2000:]
+    stdouts = [stdout for stdout, _ in outputs]
+    assert sum("exists, skipping collection" in stdout for stdout in stdouts) == 1
+    assert sum("collect shelf-place-v3" in stderr for _, stderr in outputs) == 1  # one progress bar
+    data = tmp_path / "data" / "shelf-place-v3__behindGripper-64-deep0.015-hold10.hdf5"
+    with h5py.File(data, "r") as demos:
+        assert demos.attrs["complete"] and sorted(demos) == ["episode_000000", "episode_000001"]
+    for model in ("standard", "modified"):
+        run = tmp_path / "runs" / f"shelf-place-v3__{model}__recipe__behindGripper-64-deep0.015-hold10-shift4-chunk5-b2__seed0"
+        assert torch.load(run / "checkpoints" / "last.pth", weights_only=True)["step"] == 1
