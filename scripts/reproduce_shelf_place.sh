@@ -52,6 +52,10 @@
 # is where data/, runs/ and results/ go; NUM_DEMOS (50) and MAX_STEPS (500) exist for the smoke
 # test tests/test_recipe.py.
 set -euo pipefail
+# The whole body is one brace group, read and parsed before any of it runs: bash otherwise reads a
+# script as it goes, so editing or pulling this file during a 2-hour run would make the running
+# call execute fragments of the new text.
+{
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=PASSIVE
 
@@ -230,3 +234,5 @@ else
   echo "no evaluation requested (EPISODES=0 and TA_EPISODES=0): trained only"
 fi
 echo "total wall time: $(( ($(date +%s) - START) / 60 )) min"
+exit
+}

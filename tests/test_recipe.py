@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import h5py
 import torch
@@ -129,3 +130,35 @@ def test_two_recipe_calls_side_by_side_collect_the_demos_once(tmp_path):
     for model in ("standard", "modified"):
         run = tmp_path / "runs" / f"shelf-place-v3__{model}__recipe__behindGripper-64-deep0.015-hold10-shift4-chunk5-b2__seed0"
         assert torch.load(run / "checkpoints" / "last.pth", weights_only=True)["step"] == 1
+
+
+def test_editing_the_recipe_during_a_run_does_not_change_the_running_call(tmp_path):
+    """bash reads a script as it runs it; the recipe is one brace group, parsed whole before it starts,
+    so a file rewritten in place mid-run (an edit, a pull) does not make the running call execute
+    fragments of the new text."""
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    for name in os.listdir(ROOT):
+        if name not in ("scripts", ".git"):
+            os.symlink(os.path.join(ROOT, name), repo / name)
+    for name in os.listdir(os.path.join(ROOT, "scripts")):
+        if name != "reproduce_shelf_place.sh":
+            os.symlink(os.path.join(ROOT, "scripts", name), repo / "scripts" / name)
+    recipe = repo / "scripts" / "reproduce_shelf_place.sh"
+    original = Path(ROOT, "scripts", "reproduce_shelf_place.sh").read_text()
+    recipe.write_text(original)
+    env = dict(
+        os.environ, OUT_DIR=str(tmp_path / "out"), NUM_DEMOS="2", STEPS="1", AVERAGE="1", EPISODES="0",
+        TA_EPISODES="0", DEVICE="cpu", CAMERAS="behindGripper", IMAGE_SIZE="64", CHUNK="5", BATCH="2", AMP="off",
+        OMP_NUM_THREADS="1",
+    )
+    call = subprocess.Popen(["bash", str(recipe), "standard"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    for line in call.stdout:
+        if line.startswith("== 1/4"):  # the call is running: rewrite the file in place, shifted by 4 kB
+            with open(recipe, "w") as same_inode:
+                same_inode.write("#" * 4000 + "\n" + original)
+            break
+    stdout, stderr = call.communicate(timeout=900)
+    assert call.returncode == 0, stdout[-2000:] + stderr[-2000:]
+    assert "trained only" in stdout and "command not found" not in stderr
