@@ -168,8 +168,8 @@ echo "== 1/4 demonstrations: $DATA"
 # Several recipe calls may share one demo file (e.g. standard and modified started side by side):
 # the first to take the lock collects it, the others wait for it and then skip collection.
 mkdir -p "$(dirname "$DATA")"
+exec 9>"$DATA.lock"  # the lock's descriptor, closed after collection (flock is util-linux; skipped where absent)
 if command -v flock >/dev/null; then
-  exec 9>"$DATA.lock"
   flock -n 9 || { echo "waiting for another call collecting $DATA"; flock 9; }
 fi
 if [[ ! -f "$DATA" ]]; then
@@ -181,7 +181,7 @@ if [[ ! -f "$DATA" ]]; then
 else
   echo "exists, skipping collection"
 fi
-if command -v flock >/dev/null; then exec 9>&-; fi  # closing the descriptor releases the lock
+exec 9>&-  # closing the descriptor releases the lock
 
 echo "== 2/4 training: $RUN"
 if [[ -f "$RUN/checkpoints/last.pth" ]]; then
