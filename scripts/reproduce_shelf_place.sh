@@ -10,10 +10,10 @@
 #    (the ~11-minute H200 runs behind the README's best figures); on a CPU the hand camera alone,
 #    12000 steps at batch 8 under bfloat16 autocast with one thread where the CPU has native bf16
 #    (AVX512-BF16 or AMX; else fp32), to fit the 2-hour budget of a 2-core machine, and on
-#    shelf-place-v3 chunks of 10 and demos whose grasp closes standing still (GRASP_DEPTH=0.015
-#    GRASP_HOLD=10 CHUNK=10: measured better than chunk 50 with MetaWorld's expert, Standard over
-#    two training seeds and Modified over one; GRASP_DEPTH=0 GRASP_HOLD=0 CHUNK=50 restores the
-#    earlier CPU recipe);
+#    shelf-place-v3 chunks of 10, demos whose grasp closes standing still and 20000 steps
+#    (GRASP_DEPTH=0.015 GRASP_HOLD=10 CHUNK=10 STEPS=20000: each measured better, README Results;
+#    20000 steps fit 2 hours on a CPU that trains ~4 steps/s per run, AVX512-BF16; on slower CPUs
+#    STEPS=12000 does; GRASP_DEPTH=0 GRASP_HOLD=0 CHUNK=50 STEPS=12000 restores the earlier CPU recipe);
 # 3. the evaluated weights: the mean of the last AVERAGE (5) snapshots, i.e. steps STEPS-4000 to
 #    STEPS (scripts/average_checkpoints.py; never a checkpoint picked by validation loss);
 # 4. evaluation on EPISODES held-out episodes, with chunk execution, then with temporal aggregation.
@@ -22,7 +22,7 @@
 # continues an unfinished training run, skips an evaluation whose result file exists and continues
 # an interrupted one from its journal (<result>.json.partial). Calls started side by side that need
 # the same demo file (standard and modified, say) collect it once: the others wait on a lock.
-# Environment overrides: DEVICE (auto), STEPS and BATCH (by device, above), EPISODES (100),
+# Environment overrides: DEVICE (auto), STEPS and BATCH (by device and task, above), EPISODES (100),
 # TA_EPISODES (= EPISODES), NUM_ENVS (environments per evaluation: 10 on a GPU, 5 on a CPU; the
 # results do not depend on it), SEED (0; another seed adds "__seed<k>" to the result
 # names), AVERAGE (5; 1 evaluates last.pth alone, and
@@ -106,11 +106,12 @@ if [[ "$DEVICE" == cuda ]]; then
   CAMERAS="${CAMERAS:-behindGripper topview}"; STEPS="${STEPS:-12000}"; BATCH="${BATCH:-64}"; WORKERS=6; VAL_EVERY=2000
   NUM_ENVS="${NUM_ENVS:-10}"
 else
-  CAMERAS="${CAMERAS:-behindGripper}"; STEPS="${STEPS:-12000}"; BATCH="${BATCH:-8}"; WORKERS=0; VAL_EVERY=500
+  CAMERAS="${CAMERAS:-behindGripper}"; BATCH="${BATCH:-8}"; WORKERS=0; VAL_EVERY=500
   NUM_ENVS="${NUM_ENVS:-5}"
   if [[ "$TASK" == shelf-place-v3 ]]; then  # measured on the CPU budget: README, Results
-    GRASP_DEPTH="${GRASP_DEPTH:-0.015}"; GRASP_HOLD="${GRASP_HOLD:-10}"; CHUNK="${CHUNK:-10}"
+    GRASP_DEPTH="${GRASP_DEPTH:-0.015}"; GRASP_HOLD="${GRASP_HOLD:-10}"; CHUNK="${CHUNK:-10}"; STEPS="${STEPS:-20000}"
   fi
+  STEPS="${STEPS:-12000}"
 fi
 CHUNK="${CHUNK:-50}"
 GRASP_DEPTH="${GRASP_DEPTH:-0}"

@@ -79,6 +79,18 @@ def test_recipe_refuses_an_average_longer_than_the_run(tmp_path):
     assert not (tmp_path / "data").exists()  # refused before any work
 
 
+def test_cpu_step_budget_is_20000_on_shelf_place_and_12000_elsewhere(tmp_path):
+    # an AVERAGE one snapshot too long for the default budget makes the recipe name that budget and stop
+    script = os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh")
+    for task, steps in (("shelf-place-v3", 20000), ("reach-v3", 12000)):
+        env = dict(os.environ, OUT_DIR=str(tmp_path), DEVICE="cpu", AVERAGE=str(steps // 1000 + 1))
+        env.pop("STEPS", None)
+        done = subprocess.run(["bash", script, "standard", task], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode == 2 and f"needs STEPS ({steps})" in done.stderr, (task, done.stderr)
+    assert not (tmp_path / "data").exists()
+
+
 def test_recipe_refuses_an_unknown_model():
     done = subprocess.run(
         ["bash", os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh"), "bigger"], capture_output=True, text=True, check=False
