@@ -8,7 +8,7 @@
 #    on a GPU two cameras (behindGripper on the hand + the fixed topview, which keeps the shelf in
 #    sight while the hand carries the block), 12000 steps at batch 64, chunk 50, MetaWorld's expert
 #    (the ~11-minute H200 runs behind the README's best figures); on a CPU the hand camera alone,
-#    12000 steps at batch 8 under bfloat16 autocast with one thread where the CPU has native bf16
+#    12000 steps (20000 on shelf-place-v3, below) at batch 8 under bfloat16 autocast with one thread where the CPU has native bf16
 #    (AVX512-BF16 or AMX; else fp32), to fit the 2-hour budget of a 2-core machine, and on
 #    shelf-place-v3 chunks of 10, demos whose grasp closes standing still and 20000 steps
 #    (GRASP_DEPTH=0.015 GRASP_HOLD=10 CHUNK=10 STEPS=20000: each measured better, README Results;
