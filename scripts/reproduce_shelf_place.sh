@@ -45,7 +45,10 @@
 # moving average of the weights instead of the last weights), LR_SCHEDULE (constant, ACT's; cosine
 # decays both learning rates to a tenth by the last step, see train_act_proper.py --lr_schedule),
 # CVAE_DETACH (0; 1 with modified: its CVAE encoder sees the image tokens detached, so the KL term
-# does not train the backbone, see train_act_proper.py --cvae_detach_images), COMPILE (0; 1 passes
+# does not train the backbone, see train_act_proper.py --cvae_detach_images), MIRROR (0; 1 mirrors a
+# random half of each batch across x = 0, see train_act_proper.py --augment_mirror), VAL_FRACTION (0.1: the
+# share of the demos held out for the validation loss, which is logged but selects nothing; 0 trains
+# on all of them and logs the training loss alone; another value adds "-val<v>"), COMPILE (0; 1 passes
 # --compile: torch.compile of the training forward pass, for GPUs; same batches, not in the names). Data files, run folders
 # and result names carry these settings (e.g. "__behindGripper-96-shift4", "-b32" for batch 32),
 # and a STEPS other than 4000 adds "__<STEPS>steps" to the result names. OUT_DIR (repository root)
@@ -83,6 +86,18 @@ if [[ "$LR_SCHEDULE" != constant && "$LR_SCHEDULE" != cosine ]]; then
   exit 2
 fi
 CVAE_DETACH="${CVAE_DETACH:-0}"
+MIRROR="${MIRROR:-0}"
+if [[ "$MIRROR" != 0 && "$MIRROR" != 1 ]]; then
+  echo "error: MIRROR must be 0 or 1, got $MIRROR" >&2
+  exit 2
+fi
+MIRROR_FLAG=()
+if [[ "$MIRROR" == 1 ]]; then MIRROR_FLAG=(--augment_mirror); fi
+VAL_FRACTION="${VAL_FRACTION:-0.1}"
+if ! [[ "$VAL_FRACTION" =~ ^0(\.[0-9]+)?$ ]]; then
+  echo "error: VAL_FRACTION must be a number in [0, 1), e.g. 0.1 or 0, got $VAL_FRACTION" >&2
+  exit 2
+fi
 COMPILE="${COMPILE:-0}"
 if [[ "$COMPILE" != 0 && "$COMPILE" != 1 ]]; then
   echo "error: COMPILE must be 0 or 1, got $COMPILE" >&2
@@ -143,6 +158,7 @@ if [[ "$GRASP_HOLD" != 0 ]]; then DATA_TAG="${DATA_TAG}-hold${GRASP_HOLD}"; fi
 if [[ "$STARTS" != sequential ]]; then DATA_TAG="${DATA_TAG}-${STARTS}"; fi
 DATA="${P}data/${TASK}__${CAMERA_TAG}${DATA_TAG}.hdf5"
 TAG="__${CAMERA_TAG}${DATA_TAG}-shift${SHIFT}"
+if [[ "$MIRROR" == 1 ]]; then TAG="${TAG}-mirror"; fi
 if [[ "$BACKBONE_STRIDE" != 32 ]]; then TAG="${TAG}-stride${BACKBONE_STRIDE}"; fi
 if [[ "$CHUNK" != 50 ]]; then TAG="${TAG}-chunk${CHUNK}"; fi
 if [[ "$STATE_INPUT" != qpos ]]; then TAG="${TAG}-${STATE_INPUT}"; fi
@@ -150,6 +166,7 @@ if [[ "$BATCH" != 8 ]]; then TAG="${TAG}-b${BATCH}"; fi
 if [[ "$AMP" != off ]]; then TAG="${TAG}-${AMP}"; fi
 if [[ "$EMA" != 0 ]]; then TAG="${TAG}-ema${EMA}"; fi
 if [[ "$LR_SCHEDULE" == cosine ]]; then TAG="${TAG}-cos"; fi
+if [[ "$VAL_FRACTION" != 0.1 ]]; then TAG="${TAG}-val${VAL_FRACTION}"; fi
 DETACH_FLAG=()
 if [[ "$CVAE_DETACH" == 1 ]]; then TAG="${TAG}-cvaedetach"; DETACH_FLAG=(--cvae_detach_images); fi
 RUN="${P}runs/${TASK}__${MODEL}__recipe${TAG}__seed${SEED}"
@@ -191,8 +208,8 @@ else
   python scripts/train_act_proper.py --model "$MODEL" --data "$DATA" --cameras "${CAMERA_LIST[@]}" \
     --steps "$STEPS" --batch_size "$BATCH" --lr 1e-4 --lr_backbone 1e-4 --chunk_size "$CHUNK" --hidden_dim 256 \
     --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" \
-    --backbone_stride "$BACKBONE_STRIDE" --amp "$AMP" --ema_decay "$EMA" --lr_schedule "$LR_SCHEDULE" --val_every "$VAL_EVERY" --save_every "$SNAPSHOT_EVERY" --seed "$SEED" \
-    "${DETACH_FLAG[@]}" "${COMPILE_FLAG[@]}" --device "$DEVICE" --num_workers "$WORKERS" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
+    --backbone_stride "$BACKBONE_STRIDE" --amp "$AMP" --ema_decay "$EMA" --lr_schedule "$LR_SCHEDULE" --val_fraction "$VAL_FRACTION" --val_every "$VAL_EVERY" --save_every "$SNAPSHOT_EVERY" --seed "$SEED" \
+    "${DETACH_FLAG[@]}" "${MIRROR_FLAG[@]}" "${COMPILE_FLAG[@]}" --device "$DEVICE" --num_workers "$WORKERS" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
 fi
 
 WEIGHTS="$RUN/checkpoints/last.pth"

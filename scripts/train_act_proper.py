@@ -70,6 +70,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="> 0 (e.g. 0.999): checkpoints hold an exponential moving average of the weights (0 = off, ACT's)",
     )
     parser.add_argument("--augment_shift", type=non_negative_int, default=4, help="random-shift augmentation, pixels (0 = off)")
+    parser.add_argument(
+        "--augment_mirror", action="store_true",
+        help="mirror a random half of each batch across x = 0 (images flipped left-right, hand and action x negated): "
+        "for tasks symmetric about x = 0 (shelf-place) with behindGripper/topview cameras",
+    )
     parser.add_argument("--val_fraction", type=non_negative_float, default=0.1)
     for flag, kind in MODEL_FLAGS.items():
         parser.add_argument(f"--{flag}", type=kind, default=None, help="model config (default: ACT paper)")
@@ -140,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 grad_clip=args.grad_clip,
                 ema_decay=args.ema_decay,
                 augment_shift=args.augment_shift,
+                augment_mirror=args.augment_mirror,
                 val_fraction=args.val_fraction,
                 seed=args.seed,
                 output_dir=args.output_dir,

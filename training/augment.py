@@ -30,3 +30,37 @@ def random_shift(images: Tensor, max_shift: int, generator: torch.Generator) -> 
     channel_index = torch.arange(channels, device=images.device)[None, :, None, None]  # (1, C, 1, 1)
     shifted = padded[image_index, channel_index, rows[:, None, :, None], cols[:, None, None, :]]  # (B*N, C, H, W)
     return shifted.reshape(batch, cameras, channels, height, width)
+
+
+# Cameras whose image is mirrored left-right by mirroring the world in x about x = 0: the hand
+# camera (its orientation is fixed in the world and looks along +y, so image right is world +x) and
+# the fixed top view above the table's centre line. The corner cameras look at the table from one
+# side, so a flipped corner image shows no reachable scene; gripperPOV sits off the hand's axis.
+MIRROR_CAMERAS = ("behindGripper", "topview")
+
+
+def mirror_x(
+    images: Tensor, qpos: Tensor, action_chunk: Tensor, qpos_mean: Tensor, qpos_std: Tensor,
+    action_mean: Tensor, action_std: Tensor, generator: torch.Generator,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Mirrors a random half of the samples across the plane x = 0 (world x ↔ −x).
+
+    For tasks whose initial states are symmetric about x = 0 (shelf-place: block and shelf x in
+    [−0.1, 0.1], hand at x = 0) a mirrored demonstration is another valid demonstration: its images
+    flipped left-right, the hand's x and every action's x negated. The inputs are normalised (x_n =
+    (x − mean) / std), so the mirror of x_n is −x_n − 2·mean/std. Dimension 0 of the joint state and
+    of the actions is the hand's x (MetaWorld's qpos and its x, y, z, grip actions).
+
+    images (B, N, 3, H, W), qpos (B, Q), action_chunk (B, S, A) → the same shapes."""
+    batch = images.shape[0]
+    flip = (torch.rand(batch, generator=generator) < 0.5).to(images.device)  # (B,) CPU draw, then moved
+    images = torch.where(flip[:, None, None, None, None], images.flip(-1), images)  # (B, N, 3, H, W)
+    qpos_x = qpos[:, 0]  # (B,)
+    mirrored_qpos_x = -qpos_x - 2.0 * qpos_mean[0].to(qpos.device) / qpos_std[0].to(qpos.device)
+    qpos = qpos.clone()
+    qpos[:, 0] = torch.where(flip, mirrored_qpos_x, qpos_x)
+    action_x = action_chunk[:, :, 0]  # (B, S)
+    mirrored_action_x = -action_x - 2.0 * action_mean[0].to(action_chunk.device) / action_std[0].to(action_chunk.device)
+    action_chunk = action_chunk.clone()
+    action_chunk[:, :, 0] = torch.where(flip[:, None], mirrored_action_x, action_x)
+    return images, qpos, action_chunk

@@ -47,7 +47,7 @@ from envs.hdf5_demos import DemoFileInfo, validate_demo_file
 from models import MODEL_KINDS, ACTConfig, build_model
 from training import batch_keys
 from training.atomic import atomic_path, write_json, write_text
-from training.augment import random_shift
+from training.augment import MIRROR_CAMERAS, mirror_x, random_shift
 from training.checkpoint import CheckpointError, code_version, load_checkpoint, save_checkpoint
 from training.dataset import (
     STATE_INPUTS,
@@ -112,6 +112,8 @@ class TrainConfig:
     grad_clip: float = 10.0  # max global gradient norm
     ema_decay: float = 0.0  # > 0 (e.g. 0.999): checkpoints hold an exponential moving average of the weights
     augment_shift: int = 4  # random-shift augmentation in pixels (0 = off)
+    augment_mirror: bool = False  # mirror a random half of each batch across x = 0 (images flipped, hand and
+    # action x negated): for tasks symmetric about x = 0 and the cameras in training.augment.MIRROR_CAMERAS
     val_fraction: float = 0.1  # share of episodes held out for validation loss
     seed: int = 0  # seeds the split, the batches, the augmentation and the initial weights
     output_dir: str = "runs"  # parent folder of run folders
@@ -158,6 +160,15 @@ class TrainConfig:
                 raise TrainSetupError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise TrainSetupError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.augment_mirror and self.state_input != "qpos":
+            raise TrainSetupError("augment_mirror mirrors the hand state only: it needs state_input qpos")
+        if self.augment_mirror and any(camera not in MIRROR_CAMERAS for camera in self.cameras):
+            raise TrainSetupError(
+                f"augment_mirror needs cameras whose image a mirror in x flips left-right ({', '.join(MIRROR_CAMERAS)}); "
+                f"got {', '.join(self.cameras)}"
+            )
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise TrainSetupError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.weight_decay < 0 or self.grad_clip <= 0 or self.augment_shift < 0 or self.num_workers < 0:
             raise TrainSetupError("weight_decay, augment_shift and num_workers must be >= 0 and grad_clip > 0")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -380,10 +391,19 @@ class Trainer:
             seed = int(np.random.default_rng([self.config.seed, step, 1]).integers(2**62))
             generator = torch.Generator().manual_seed(seed)
             images = random_shift(images, self.config.augment_shift, generator)  # on self.device
+        qpos = batch[batch_keys.QPOS].to(self.device)  # (B, Q)
+        action_chunk = batch[batch_keys.ACTION_CHUNK].to(self.device)  # (B, S, A)
+        if augment and self.config.augment_mirror:
+            seed = int(np.random.default_rng([self.config.seed, step, 2]).integers(2**62))
+            norm = self.normalizer
+            images, qpos, action_chunk = mirror_x(
+                images, qpos, action_chunk, norm.qpos_mean, norm.qpos_std, norm.action_mean, norm.action_std,
+                torch.Generator().manual_seed(seed),
+            )
         return {
-            "qpos": batch[batch_keys.QPOS].to(self.device),  # (B, Q)
+            "qpos": qpos,  # (B, Q)
             "images": images,
-            "action_chunk": batch[batch_keys.ACTION_CHUNK].to(self.device),  # (B, S, A)
+            "action_chunk": action_chunk,  # (B, S, A)
             "is_pad": batch[batch_keys.IS_PAD].to(self.device),  # (B, S)
         }
 
