@@ -73,7 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--augment_mirror", action="store_true",
         help="mirror a random half of each batch across x = 0 (images flipped left-right, hand and action x negated): "
-        "for tasks symmetric about x = 0 (shelf-place) with behindGripper/topview cameras",
+        "for tasks symmetric about x = 0 (shelf-place) with behindGripper/topview cameras; measured harmful at "
+        "stop 28 (the model stopped predicting x), an open question, see README",
     )
     parser.add_argument("--val_fraction", type=non_negative_float, default=0.1)
     for flag, kind in MODEL_FLAGS.items():
