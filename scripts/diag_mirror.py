@@ -54,10 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     lengths = np.array(info.episode_lengths)
     flat = rng.choice(int(lengths.sum()), size=min(args.windows, int(lengths.sum())), replace=False)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    episode_of = np.searchsorted(starts, flat, side="right") - 1  # (W,) the episode of each drawn frame
     predicted, mirrored, expert = [], [], []
-    for episode in sorted({int(np.searchsorted(starts, i, side="right") - 1) for i in flat}):
+    for episode in np.unique(episode_of).tolist():
         data = read_episode(args.data, episode)
-        steps = [int(i - starts[episode]) for i in flat if np.searchsorted(starts, i, side="right") - 1 == episode]
+        steps = (flat[episode_of == episode] - starts[episode]).tolist()
         qpos = data["qpos"][steps].astype(np.float32)  # (K, Q)
         images = np.stack([data["images"][camera][steps] for camera in policy.cameras], axis=1)  # (K, N, H, W, 3)
         mirror_qpos = qpos.copy()

@@ -55,12 +55,15 @@ def mirror_x(
     batch = images.shape[0]
     flip = (torch.rand(batch, generator=generator) < 0.5).to(images.device)  # (B,) CPU draw, then moved
     images = torch.where(flip[:, None, None, None, None], images.flip(-1), images)  # (B, N, 3, H, W)
-    qpos_x = qpos[:, 0]  # (B,)
-    mirrored_qpos_x = -qpos_x - 2.0 * qpos_mean[0].to(qpos.device) / qpos_std[0].to(qpos.device)
-    qpos = qpos.clone()
-    qpos[:, 0] = torch.where(flip, mirrored_qpos_x, qpos_x)
-    action_x = action_chunk[:, :, 0]  # (B, S)
-    mirrored_action_x = -action_x - 2.0 * action_mean[0].to(action_chunk.device) / action_std[0].to(action_chunk.device)
-    action_chunk = action_chunk.clone()
-    action_chunk[:, :, 0] = torch.where(flip[:, None], mirrored_action_x, action_x)
+    qpos = _negate_x(qpos, flip, qpos_mean, qpos_std)  # (B, Q)
+    action_chunk = _negate_x(action_chunk, flip[:, None], action_mean, action_std)  # (B, S, A)
     return images, qpos, action_chunk
+
+
+def _negate_x(values: Tensor, where: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    """A copy of normalised `values` (..., D) whose raw dimension 0 is negated where `where` (...) holds."""
+    x = values[..., 0]
+    mirrored = -x - 2.0 * mean[0].to(values.device) / std[0].to(values.device)
+    values = values.clone()
+    values[..., 0] = torch.where(where, mirrored, x)
+    return values
