@@ -6,7 +6,7 @@ expert's, on the recorded frame and on its mirror across x = 0 (every camera ima
 left-right, the hand's x negated): a policy that has learned the task's symmetry predicts the
 negated x action on the mirror. Reports, in action units: the mean |predicted − expert| x on the
 recorded frames and on the mirrored ones (against −expert x), the correlation of predicted and
-expert x, and the share of windows where the predicted x is within 0.05 of 0 while the expert
+expert x on both, and the share of windows where the predicted x is within 0.05 of 0 while the expert
 moves (|x| > 0.5). Prints JSON.
 
     python scripts/diag_mirror.py --checkpoint runs/<run>/checkpoints/avg_8000-12000.pth \\
@@ -73,13 +73,21 @@ def main(argv: list[str] | None = None) -> int:
         "windows": len(expert),
         "mean_abs_error_x": round(float(np.abs(predicted - expert).mean()), 4),
         "mean_abs_error_x_mirrored": round(float(np.abs(mirrored + expert).mean()), 4),
-        "corr_predicted_expert_x": round(float(np.corrcoef(predicted, expert)[0, 1]), 4) if predicted.std() > 0 else 0.0,
+        "corr_predicted_expert_x": _correlation(predicted, expert),
+        "corr_predicted_expert_x_mirrored": _correlation(mirrored, -expert),
         "expert_moving_windows": int(moving.sum()),
         "share_predicted_still_while_expert_moves": round(float((np.abs(predicted[moving]) < 0.05).mean()), 4)
         if moving.any() else None,
     }
     print(json.dumps(report, indent=2))
     return 0
+
+
+def _correlation(a, b) -> float:
+    """Pearson correlation of two (K,) arrays rounded to 4 places; 0 where either is constant."""
+    import numpy as np
+
+    return round(float(np.corrcoef(a, b)[0, 1]), 4) if a.std() > 0 and b.std() > 0 else 0.0
 
 
 if __name__ == "__main__":

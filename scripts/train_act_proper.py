@@ -76,6 +76,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "for tasks symmetric about x = 0 (shelf-place) with behindGripper/topview cameras; measured harmful at "
         "stop 28 (the model stopped predicting x), an open question, see README",
     )
+    parser.add_argument(
+        "--augment_mirror_prob", type=float, default=0.5,
+        help="with --augment_mirror: the chance that a sample is mirrored (1 trains in the mirrored world alone)",
+    )
     parser.add_argument("--val_fraction", type=non_negative_float, default=0.1)
     for flag, kind in MODEL_FLAGS.items():
         parser.add_argument(f"--{flag}", type=kind, default=None, help="model config (default: ACT paper)")
@@ -147,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                 ema_decay=args.ema_decay,
                 augment_shift=args.augment_shift,
                 augment_mirror=args.augment_mirror,
+                augment_mirror_prob=args.augment_mirror_prob,
                 val_fraction=args.val_fraction,
                 seed=args.seed,
                 output_dir=args.output_dir,

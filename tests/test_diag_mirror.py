@@ -24,7 +24,7 @@ def test_reports_x_errors_on_recorded_and_mirrored_frames_reproducibly(tiny_chec
     report = json.loads(first.stdout)
     assert report["windows"] == 12
     assert report["mean_abs_error_x"] >= 0 and report["mean_abs_error_x_mirrored"] >= 0
-    assert -1.0 <= report["corr_predicted_expert_x"] <= 1.0
+    assert -1.0 <= report["corr_predicted_expert_x"] <= 1.0 and -1.0 <= report["corr_predicted_expert_x_mirrored"] <= 1.0
     # the same seed draws the same frames and the policy is deterministic in eval mode
     again = run("--checkpoint", tiny_checkpoint, "--data", tiny_demo_file, "--windows", "12", "--seed", "3")
     assert json.loads(again.stdout) == report

@@ -157,6 +157,12 @@ def test_mirror_x_flips_images_and_negates_the_raw_hand_and_action_x_of_about_ha
         assert torch.equal(out_qpos[b, 1:], qpos[b, 1:]) and torch.equal(out_actions[b, :, 1:], actions[b, :, 1:])
     assert 8 <= flipped <= 24
     assert all(torch.equal(a, b) for a, b in zip(originals, (images, qpos, actions)))  # the inputs are not modified
+    every_image, _, every_action = mirror_x(
+        images, qpos, actions, normalizer.qpos_mean, normalizer.qpos_std, normalizer.action_mean, normalizer.action_std,
+        torch.Generator().manual_seed(0), probability=1.0,
+    )
+    assert torch.equal(every_image, images.flip(-1))  # probability 1: every sample mirrored
+    assert torch.allclose(normalizer.unnormalize_actions(every_action)[..., 0], -raw_actions[..., 0], atol=1e-5)
 
 
 def test_the_hand_camera_looks_along_the_hands_x_so_a_left_right_flip_mirrors_x(tiny_demo_file):
@@ -356,7 +362,8 @@ def test_bf16_autocast_trains_with_fp32_weights(tiny_demo_file, tmp_path):
 
 @pytest.mark.parametrize(
     "overrides", [{"amp": "fp16"}, {"ema_decay": 1.0}, {"ema_decay": -0.1}, {"lr_schedule": "linear"}, {"lr_min_ratio": 1.5}, {"warmup_steps": 6}, {"warmup_steps": -1}, {"val_fraction": 1.0}, {"val_fraction": -0.1}, {"augment_mirror": True, "state_input": "env_state"},
-     {"augment_mirror": True, "cameras": ("behindGripper", "corner2")}]
+     {"augment_mirror": True, "cameras": ("behindGripper", "corner2")}, {"augment_mirror": True, "augment_mirror_prob": 0.0},
+     {"augment_mirror_prob": 1.0}]
 )
 def test_bad_schedule_settings_are_refused(tiny_demo_file, tmp_path, overrides):
     with pytest.raises(TrainSetupError):

@@ -41,9 +41,9 @@ MIRROR_CAMERAS = ("behindGripper", "topview")
 
 def mirror_x(
     images: Tensor, qpos: Tensor, action_chunk: Tensor, qpos_mean: Tensor, qpos_std: Tensor,
-    action_mean: Tensor, action_std: Tensor, generator: torch.Generator,
+    action_mean: Tensor, action_std: Tensor, generator: torch.Generator, probability: float = 0.5,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Mirrors a random half of the samples across the plane x = 0 (world x ↔ −x).
+    """Mirrors each sample across the plane x = 0 (world x ↔ −x) with chance `probability`.
 
     For tasks whose initial states are symmetric about x = 0 (shelf-place: block and shelf x in
     [−0.1, 0.1], hand at x = 0) a mirrored demonstration is another valid demonstration: its images
@@ -53,7 +53,7 @@ def mirror_x(
 
     images (B, N, 3, H, W), qpos (B, Q), action_chunk (B, S, A) → the same shapes."""
     batch = images.shape[0]
-    flip = (torch.rand(batch, generator=generator) < 0.5).to(images.device)  # (B,) CPU draw, then moved
+    flip = (torch.rand(batch, generator=generator) < probability).to(images.device)  # (B,) CPU draw, then moved
     images = torch.where(flip[:, None, None, None, None], images.flip(-1), images)  # (B, N, 3, H, W)
     qpos = _negate_x(qpos, flip, qpos_mean, qpos_std)  # (B, Q)
     action_chunk = _negate_x(action_chunk, flip[:, None], action_mean, action_std)  # (B, S, A)

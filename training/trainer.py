@@ -114,6 +114,8 @@ class TrainConfig:
     augment_shift: int = 4  # random-shift augmentation in pixels (0 = off)
     augment_mirror: bool = False  # mirror a random half of each batch across x = 0 (images flipped, hand and
     # action x negated): for tasks symmetric about x = 0 and the cameras in training.augment.MIRROR_CAMERAS
+    augment_mirror_prob: float = 0.5  # with augment_mirror: the chance that a sample is mirrored (1 = every
+    # sample, i.e. training in the mirrored world alone: a probe of whether that world is as learnable)
     val_fraction: float = 0.1  # share of episodes held out for validation loss
     seed: int = 0  # seeds the split, the batches, the augmentation and the initial weights
     output_dir: str = "runs"  # parent folder of run folders
@@ -167,6 +169,10 @@ class TrainConfig:
                 f"augment_mirror needs cameras whose image a mirror in x flips left-right ({', '.join(MIRROR_CAMERAS)}); "
                 f"got {', '.join(self.cameras)}"
             )
+        if not 0.0 < self.augment_mirror_prob <= 1.0:
+            raise TrainSetupError(f"augment_mirror_prob must be in (0, 1], got {self.augment_mirror_prob}")
+        if self.augment_mirror_prob != 0.5 and not self.augment_mirror:
+            raise TrainSetupError("augment_mirror_prob needs augment_mirror")
         if not 0.0 <= self.val_fraction < 1.0:
             raise TrainSetupError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.weight_decay < 0 or self.grad_clip <= 0 or self.augment_shift < 0 or self.num_workers < 0:
@@ -398,7 +404,7 @@ class Trainer:
             norm = self.normalizer
             images, qpos, action_chunk = mirror_x(
                 images, qpos, action_chunk, norm.qpos_mean, norm.qpos_std, norm.action_mean, norm.action_std,
-                torch.Generator().manual_seed(seed),
+                torch.Generator().manual_seed(seed), self.config.augment_mirror_prob,
             )
         return {
             "qpos": qpos,  # (B, Q)
