@@ -81,6 +81,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="with --augment_mirror: the chance that a sample is mirrored (1 trains in the mirrored world alone)",
     )
     parser.add_argument("--val_fraction", type=non_negative_float, default=0.1)
+    parser.add_argument(
+        "--init_weights", default="",
+        help="start from this checkpoint's weights and normaliser (same --model and architecture); "
+        "the step count, optimiser and schedule start afresh",
+    )
     for flag, kind in MODEL_FLAGS.items():
         parser.add_argument(f"--{flag}", type=kind, default=None, help="model config (default: ACT paper)")
     parser.add_argument("--pretrained_backbone", action="store_true", help="start ResNet18 from ImageNet weights (download)")
@@ -152,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                 augment_shift=args.augment_shift,
                 augment_mirror=args.augment_mirror,
                 augment_mirror_prob=args.augment_mirror_prob,
+                init_weights=args.init_weights,
                 val_fraction=args.val_fraction,
                 seed=args.seed,
                 output_dir=args.output_dir,

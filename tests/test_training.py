@@ -650,3 +650,30 @@ def test_training_needs_no_simulator(tmp_path, tiny_demo_file):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert load_checkpoint(tmp_path / "runs" / "nosim" / "checkpoints" / "last.pth")["step"] == 2
+
+
+def test_init_weights_starts_a_run_from_a_checkpoints_weights_and_normaliser(tiny_demo_file, tiny_checkpoint, tmp_path):
+    source = load_checkpoint(tiny_checkpoint)
+    # seed 1: its own random initial weights differ from the checkpoint's, so equality shows the load
+    trainer = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path, init_weights=tiny_checkpoint, seed=1), TINY_MODEL)
+    assert trainer.step == 0
+    assert all(torch.equal(value, source["model_state"][key]) for key, value in trainer.model.state_dict().items())
+    # the statistics the weights were trained with, not the ones this run's split would give
+    assert torch.equal(trainer.normalizer.qpos_mean, torch.as_tensor(source["normalizer"]["qpos_mean"]).float())
+    fresh = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path / "fresh", seed=1), TINY_MODEL)
+    assert not torch.equal(fresh.normalizer.qpos_mean, trainer.normalizer.qpos_mean)
+    assert not all(torch.equal(value, source["model_state"][key]) for key, value in fresh.model.state_dict().items())
+    run_dir = trainer.run(progress=False)
+    saved = torch.load(run_dir / "checkpoints" / "last.pth", weights_only=True)
+    assert saved["train_config"]["init_weights"] == tiny_checkpoint and saved["step"] == 6
+
+
+@pytest.mark.parametrize(
+    "overrides, model, message",
+    [({}, {**TINY_MODEL, "hidden_dim": 64}, "hidden_dim"), ({"model": "modified"}, TINY_MODEL, "standard"),
+     ({"init_weights": "missing.pth"}, TINY_MODEL, "no such checkpoint")],
+)
+def test_init_weights_refuses_another_model_or_a_missing_file(tiny_demo_file, tiny_checkpoint, tmp_path, overrides, model, message):
+    config = tiny_train_config(tiny_demo_file, tmp_path, **{"init_weights": tiny_checkpoint, **overrides})
+    with pytest.raises(TrainSetupError, match=message):
+        Trainer.start(config, model)

@@ -117,6 +117,8 @@ class TrainConfig:
     augment_mirror_prob: float = 0.5  # with augment_mirror: the chance that a sample is mirrored (1 = every
     # sample, i.e. training in the mirrored world alone: a probe of whether that world is as learnable)
     val_fraction: float = 0.1  # share of episodes held out for validation loss
+    init_weights: str = ""  # a checkpoint of the same model and architecture whose weights (and joint
+    # state / action normaliser) start this run; step, optimiser and schedule start afresh ("" = random init)
     seed: int = 0  # seeds the split, the batches, the augmentation and the initial weights
     output_dir: str = "runs"  # parent folder of run folders
     device: str = "auto"  # "auto" (cuda if available), "cpu" or "cuda"
@@ -240,6 +242,26 @@ def state_dim(info: DemoFileInfo, state_input: str) -> int:
     return int(info.attrs["env_state_dim"]) if state_input == "env_state" else info.qpos_dim
 
 
+def _initial_weights(config: TrainConfig, model_config: ACTConfig) -> dict[str, Any]:
+    """The checkpoint named by ``config.init_weights``, checked to fit the model this run builds."""
+    try:
+        checkpoint = load_checkpoint(config.init_weights)
+    except CheckpointError as error:
+        raise TrainSetupError(f"init_weights: {error}") from error
+    if checkpoint["model_kind"] != config.model:
+        raise TrainSetupError(
+            f"init_weights {config.init_weights} holds a {checkpoint['model_kind']} ACT model, this run trains {config.model}"
+        )
+    theirs, ours = checkpoint["model_config"], model_config.to_dict()
+    differing = sorted(key for key in set(theirs) | set(ours) if theirs.get(key) != ours.get(key))
+    if differing:
+        raise TrainSetupError(
+            f"init_weights {config.init_weights} has another architecture: "
+            + ", ".join(f"{key} {theirs.get(key)} there, {ours.get(key)} here" for key in differing)
+        )
+    return checkpoint
+
+
 class Trainer:
     """Owns one run: build with `Trainer.start(...)` or `Trainer.resume(...)`, then `run()`."""
 
@@ -313,6 +335,9 @@ class Trainer:
             raise TrainSetupError(f"model config: {error}") from error
         train_episodes, val_episodes = split_episodes(info.num_episodes, config.val_fraction, config.seed)
         normalizer = fit_normalizer(config.data, train_episodes, config.state_input)
+        init = _initial_weights(config, model_config) if config.init_weights else None
+        if init is not None:
+            normalizer = Normalizer.from_state_dict(init["normalizer"])  # the statistics its weights expect
         if config.epochs > 0:
             train_frames = sum(info.episode_lengths[e] for e in train_episodes)
             config = dataclasses.replace(config, steps=max(1, math.ceil(config.epochs * train_frames / config.batch_size)))
@@ -323,6 +348,10 @@ class Trainer:
         if (run_dir / "checkpoints" / "last.pth").exists():
             raise TrainSetupError(f"{run_dir} already holds a run; pass --resume {run_dir} or another --run_name")
         trainer = cls(config, model_config, run_dir, info, normalizer, train_episodes, val_episodes)
+        if init is not None:
+            trainer.model.load_state_dict(init["model_state"])
+            if trainer.ema_model is not None:
+                trainer.ema_model.load_state_dict(init["model_state"])
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / "config.json", trainer.describe())
         return trainer
