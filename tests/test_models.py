@@ -120,7 +120,7 @@ def test_every_trainable_parameter_gets_a_finite_gradient(kind: str, dec_layers:
     config = tiny_config(dec_layers=dec_layers)
     model = make_model(kind, config)
     losses = training_loss(model, make_batch(config), kl_weight=config.kl_weight)
-    assert all(torch.isfinite(value) for value in losses.values())
+    assert all(torch.isfinite(value).all() for value in losses.values())
     losses["loss"].backward()
 
     # The first decoder layer's input is all zeros (as in ACT/DETR), so at initialisation its
@@ -201,6 +201,16 @@ def test_kl_matches_closed_form() -> None:
     assert losses["kl"].item() == pytest.approx(expected_kl, rel=1e-6)
     assert losses["l1"].item() == pytest.approx(1.0)
     assert losses["loss"].item() == pytest.approx(1.0 + 10.0 * expected_kl, rel=1e-6)
+
+
+def test_l1_per_dimension_averages_to_the_l1_and_ignores_padding() -> None:
+    pred = torch.zeros(2, 3, 4)
+    target = torch.tensor([1.0, 2.0, 0.0, -4.0]).expand(2, 3, 4).clone()
+    is_pad = torch.tensor([[False, False, True], [False, True, True]])
+    target[is_pad] = 100.0  # padded steps must not count
+    losses = act_loss(pred, target, is_pad, None, None, kl_weight=10.0)
+    assert losses["l1_per_dim"].tolist() == pytest.approx([1.0, 2.0, 0.0, 4.0])
+    assert losses["l1"].item() == pytest.approx(losses["l1_per_dim"].mean().item())
 
 
 def test_kl_is_zero_without_latent() -> None:
@@ -342,7 +352,7 @@ def test_overfits_one_batch(kind: str) -> None:
     initial = None
     for _ in range(200):
         losses = training_loss(model, batch, kl_weight=1.0)
-        initial = initial or {key: value.item() for key, value in losses.items()}
+        initial = initial or {key: losses[key].item() for key in ("loss", "l1", "kl")}
         if losses["loss"].item() <= initial["loss"] / 5 and losses["l1"].item() <= initial["l1"] / 5:
             break
         optimizer.zero_grad()

@@ -189,6 +189,11 @@ def test_training_run_writes_run_folder_and_safe_checkpoints(tiny_demo_file, tmp
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     keys = set().union(*records)
     assert {"train/l1", "train/kl", "train/grad_norm", "train/lr", "perf/steps_per_s", "val/l1", "val/kl"} <= keys
+    per_dim = [f"{split}/l1_{name}" for split in ("train", "val") for name in ("x", "y", "z", "grip")]
+    assert set(per_dim) <= keys
+    for record in records:  # the overall L1 is the mean of the four
+        if "val/l1" in record:
+            assert record["val/l1"] == pytest.approx(np.mean([record[f"val/l1_{n}"] for n in ("x", "y", "z", "grip")]), rel=1e-5)
     assert all(np.isfinite(r["train/loss"]) for r in records if "train/loss" in r)
     raw = torch.load(run_dir / "checkpoints" / "last.pth", weights_only=True)  # no code runs on load
     assert raw["step"] == 6 and raw["model_kind"] == "modified"

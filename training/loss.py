@@ -26,7 +26,8 @@ def act_loss(
     logvar: Tensor | None,
     kl_weight: float,
 ) -> dict[str, Tensor]:
-    """{"loss", "l1", "kl"} scalar tensors for predictions/targets (B, S, A) and is_pad (B, S).
+    """{"loss", "l1", "kl"} scalar tensors and "l1_per_dim" (A,) for predictions/targets (B, S, A)
+    and is_pad (B, S). ``l1`` is the mean of ``l1_per_dim``.
 
     ``is_pad`` is True for padded steps; those never affect the loss, whatever values they hold.
     With ``mu`` None (no latent path) the KL term is 0.
@@ -51,7 +52,14 @@ def act_loss(
     kl = (
         pred_actions.new_zeros(()) if mu is None else kl_to_standard_normal(mu, logvar)
     )  # ()
-    return {"loss": l1 + kl_weight * kl, "l1": l1, "kl": kl}
+    l1_per_dim = abs_error.sum(dim=(0, 1)) / valid[..., 0].sum().clamp(min=1)  # (A,)
+    return {"loss": l1 + kl_weight * kl, "l1": l1, "kl": kl, "l1_per_dim": l1_per_dim}
+
+
+def action_dim_names(action_dim: int) -> tuple[str, ...]:
+    """Names of the action dimensions for per-dimension metrics: MetaWorld's hand motion x, y, z and
+    gripper effort for 4, else a0, a1, ..."""
+    return ("x", "y", "z", "grip") if action_dim == 4 else tuple(f"a{index}" for index in range(action_dim))
 
 
 def forward_and_loss(

@@ -57,7 +57,7 @@ from training.dataset import (
     fit_normalizer,
     split_episodes,
 )
-from training.loss import forward_and_loss
+from training.loss import action_dim_names, forward_and_loss
 from training.normalizer import Normalizer, normalize_images
 
 SELECT_BEST = ("val_loss", "success")
@@ -468,11 +468,14 @@ class Trainer:
         self.optimizer.step()
         self._update_ema()
         self.step += 1
+        per_dim = losses["l1_per_dim"].detach()  # (A,)
         return {
             "train/loss": losses["loss"].detach(),
             "train/l1": losses["l1"].detach(),
             "train/kl": losses["kl"].detach(),
             "train/grad_norm": grad_norm.detach(),
+            # which action dimension is (not) being learned: e.g. an x that stalls while y, z fall
+            **{f"train/l1_{name}": per_dim[index] for index, name in enumerate(action_dim_names(per_dim.numel()))},
         }
 
     @torch.no_grad()
@@ -507,6 +510,10 @@ class Trainer:
                 losses = self.compute_loss(self._to_model_inputs(batch, augment=False, step=0), model)
                 for key in ("loss", "l1", "kl"):
                     totals[f"val/{key}"] += losses[key].item() / self.config.val_batches
+                for index, name in enumerate(action_dim_names(losses["l1_per_dim"].numel())):
+                    totals[f"val/l1_{name}"] = totals.get(f"val/l1_{name}", 0.0) + (
+                        losses["l1_per_dim"][index].item() / self.config.val_batches
+                    )
         return totals
 
     # -- persistence ----------------------------------------------------------------
