@@ -367,7 +367,7 @@ def test_bf16_autocast_trains_with_fp32_weights(tiny_demo_file, tmp_path):
 
 @pytest.mark.parametrize(
     "overrides", [{"amp": "fp16"}, {"ema_decay": 1.0}, {"ema_decay": -0.1}, {"lr_schedule": "linear"}, {"lr_min_ratio": 1.5}, {"warmup_steps": 6}, {"warmup_steps": -1}, {"val_fraction": 1.0}, {"val_fraction": -0.1}, {"augment_mirror": True, "state_input": "env_state"},
-     {"augment_mirror": True, "cameras": ("behindGripper", "corner2")}, {"augment_mirror": True, "augment_mirror_prob": 0.0},
+     {"augment_mirror": True, "cameras": ("behindGripper", "corner2")}, {"augment_mirror": True, "cameras": ("behindGripper", "topview")}, {"augment_mirror": True, "augment_mirror_prob": 0.0},
      {"augment_mirror_prob": 1.0}]
 )
 def test_bad_schedule_settings_are_refused(tiny_demo_file, tmp_path, overrides):
