@@ -73,8 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--augment_mirror", action="store_true",
         help="mirror a random half of each batch across x = 0 (images flipped left-right, hand and action x negated): "
-        "for tasks symmetric about x = 0 (shelf-place) with the behindGripper camera alone; measured harmful at "
-        "stop 28 (the model stopped predicting x), an open question, see README",
+        "for tasks symmetric about x = 0 (shelf-place) with the behindGripper camera alone; measured harmful from "
+        "scratch (the model stops predicting x) and no gain as fine-tuning (--init_weights), see README",
     )
     parser.add_argument(
         "--augment_mirror_prob", type=float, default=0.5,

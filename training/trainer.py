@@ -334,10 +334,12 @@ class Trainer:
         except (TypeError, ValueError) as error:
             raise TrainSetupError(f"model config: {error}") from error
         train_episodes, val_episodes = split_episodes(info.num_episodes, config.val_fraction, config.seed)
-        normalizer = fit_normalizer(config.data, train_episodes, config.state_input)
         init = _initial_weights(config, model_config) if config.init_weights else None
-        if init is not None:
-            normalizer = Normalizer.from_state_dict(init["normalizer"])  # the statistics its weights expect
+        normalizer = (
+            Normalizer.from_state_dict(init["normalizer"])  # the statistics its weights expect
+            if init is not None
+            else fit_normalizer(config.data, train_episodes, config.state_input)
+        )
         if config.epochs > 0:
             train_frames = sum(info.episode_lengths[e] for e in train_episodes)
             config = dataclasses.replace(config, steps=max(1, math.ceil(config.epochs * train_frames / config.batch_size)))
