@@ -54,7 +54,7 @@ def run_episode(env, expert, seed: int, rand_vec=None, max_steps: int = 200):
     for step in range(max_steps):
         obs, _, success, _ = env.step(expert_action(expert, obs["env_state"]))
         path.append(obs["qpos"])
-        if success and success_step is None:
+        if success:
             success_step = step + 1
             break
     return first_images, np.stack(path), success_step, np.array(raw._last_rand_vec, dtype=np.float64)
@@ -84,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             mirrored_vec[[0, 3]] *= -1.0  # block x, shelf x
             m_images, m_path, m_steps, _ = run_episode(env, expert, seed, mirrored_vec, args.max_steps)
             n = min(args.compare_steps, len(path), len(m_path))
-            m_path = m_path.copy()
-            m_path[:, 0] *= -1.0  # back into the recorded world's x
+            m_path[:, 0] *= -1.0  # back into the recorded world's x (m_path is this run's own array)
             row = {
                 "seed": seed,
                 "block_x": round(float(rand_vec[0]), 4), "shelf_x": round(float(rand_vec[3]), 4),
