@@ -72,6 +72,10 @@ class CollectConfig:
     # shelf-place-v3 only: > 0 makes the expert descend with open fingers, close them standing still
     # for this many steps, then lift (DeeperGraspExpert), so the lift follows the fingers, not the height.
     grasp_hold: int = 0
+    # shelf-place-v3 only: the expert lifts the block straight up to its carrying height (0.30 m) before
+    # moving it sideways to the shelf (DeeperGraspExpert), so that move happens with the shelf in a hand
+    # camera's view. False = MetaWorld's expert, which moves it sideways from the table up.
+    lift_first: bool = False
     starts: str = "sequential"  # seed order: "sequential" (seed, seed+1, ...) or "spread" (see module doc)
     start_pool: int = 0  # "spread": consecutive seeds from `seed` to choose from; 0 = 20 * num_demos
 
@@ -88,7 +92,7 @@ class CollectConfig:
             raise ValueError(f"steps_after_success must be >= 0, got {self.steps_after_success}")
         if not 0.0 <= self.action_noise <= 1.0:
             raise ValueError(f"action_noise must be in [0, 1] (actions live in [-1, 1]), got {self.action_noise}")
-        check_grasp_depth(self.task, self.grasp_depth, self.grasp_hold)
+        check_grasp_depth(self.task, self.grasp_depth, self.grasp_hold, self.lift_first)
         if self.max_attempts == 0:
             self.max_attempts = 2 * self.num_demos + 20
         if self.max_attempts < self.num_demos:
@@ -186,6 +190,7 @@ def _worker_init(
     action_noise: float = 0.0,
     grasp_depth: float = 0.0,
     grasp_hold: int = 0,
+    lift_first: bool = False,
     single_threaded_gl: bool = False,
 ) -> None:
     if single_threaded_gl:
@@ -193,7 +198,7 @@ def _worker_init(
         # worker process per core that oversubscribes the CPU, so each worker renders on one thread.
         os.environ.setdefault("LP_NUM_THREADS", "1")
     _worker_state["env"] = MetaWorldEnv(env_config)
-    _worker_state["expert"] = make_expert(env_config.task, grasp_depth, grasp_hold)
+    _worker_state["expert"] = make_expert(env_config.task, grasp_depth, grasp_hold, lift_first)
     _worker_state["steps_after_success"] = steps_after_success
     _worker_state["action_noise"] = action_noise
 
@@ -209,7 +214,8 @@ def _episodes(config: CollectConfig, seeds: list[int]) -> Iterator[dict[str, Any
     """Yields episodes in seed order, from this process or from a pool of workers."""
     if config.workers == 1:
         _worker_init(
-            config.env_config(), config.steps_after_success, config.action_noise, config.grasp_depth, config.grasp_hold
+            config.env_config(), config.steps_after_success, config.action_noise, config.grasp_depth, config.grasp_hold,
+            config.lift_first,
         )
         try:
             for seed in seeds:
@@ -224,7 +230,7 @@ def _episodes(config: CollectConfig, seeds: list[int]) -> Iterator[dict[str, Any
         initializer=_worker_init,
         initargs=(
             config.env_config(), config.steps_after_success, config.action_noise, config.grasp_depth,
-            config.grasp_hold, config.workers >= (os.cpu_count() or 1),
+            config.grasp_hold, config.lift_first, config.workers >= (os.cpu_count() or 1),
         ),
     ) as pool:
         yield from pool.imap(_worker_episode, seeds, chunksize=1)
@@ -241,6 +247,7 @@ def file_attributes(config: CollectConfig, command: str) -> dict[str, Any]:
         "action_noise": config.action_noise,
         "grasp_depth": config.grasp_depth,
         "grasp_hold": config.grasp_hold,
+        "lift_first": config.lift_first,
         "qpos_dim": QPOS_DIM,
         "env_state_dim": ENV_STATE_DIM,
         "action_dim": ACTION_DIM,

@@ -35,7 +35,9 @@
 # e.g. 10 makes the expert descend with open fingers, close them standing still for 10 steps, then
 # lift; 10 on a CPU, see 2.), STARTS (sequential:
 # demo seeds 0, 1, 2, ...; spread: 50 of the first 1000 seeds chosen to cover the initial block and
-# shelf positions evenly, see collect_act_demos.py --starts),
+# shelf positions evenly, see collect_act_demos.py --starts), LIFT_FIRST (0; 1: shelf-place-v3's expert
+# lifts the block straight up to 0.30 m before moving it sideways, so the hand camera sees the shelf
+# during that move, see collect_act_demos.py --lift_first; adds "-liftfirst"),
 # BACKBONE_STRIDE (32; 16 stops the ResNet after layer3 for a finer token grid), CHUNK (50, 10 for
 # shelf-place-v3 on a CPU: the actions predicted per query; chunk execution runs all of them
 # open-loop), AMP (auto: bf16 on a
@@ -76,6 +78,11 @@ STATE_INPUT="${STATE_INPUT:-qpos}"
 BACKBONE_STRIDE="${BACKBONE_STRIDE:-32}"
 ACTION_NOISE="${ACTION_NOISE:-0}"
 STARTS="${STARTS:-sequential}"
+LIFT_FIRST="${LIFT_FIRST:-0}"
+if [[ "$LIFT_FIRST" != 0 && "$LIFT_FIRST" != 1 ]]; then
+  echo "error: LIFT_FIRST must be 0 or 1, got $LIFT_FIRST" >&2
+  exit 2
+fi
 AMP="${AMP:-auto}"
 AVERAGE="${AVERAGE:-5}"
 SNAPSHOT_EVERY="${SNAPSHOT_EVERY:-1000}"
@@ -156,6 +163,8 @@ if [[ "$ACTION_NOISE" != 0 ]]; then DATA_TAG="-noise${ACTION_NOISE}"; fi
 if [[ "$GRASP_DEPTH" != 0 ]]; then DATA_TAG="${DATA_TAG}-deep${GRASP_DEPTH}"; fi
 if [[ "$GRASP_HOLD" != 0 ]]; then DATA_TAG="${DATA_TAG}-hold${GRASP_HOLD}"; fi
 if [[ "$STARTS" != sequential ]]; then DATA_TAG="${DATA_TAG}-${STARTS}"; fi
+LIFT_FLAG=()
+if [[ "$LIFT_FIRST" == 1 ]]; then DATA_TAG="${DATA_TAG}-liftfirst"; LIFT_FLAG=(--lift_first); fi
 DATA="${P}data/${TASK}__${CAMERA_TAG}${DATA_TAG}.hdf5"
 TAG="__${CAMERA_TAG}${DATA_TAG}-shift${SHIFT}"
 if [[ "$MIRROR" == 1 ]]; then TAG="${TAG}-mirror"; fi
@@ -195,7 +204,7 @@ if [[ ! -f "$DATA" ]]; then
   [[ -f "$DATA.partial" ]] && RESUME=(--resume)
   python scripts/collect_act_demos.py --task "$TASK" --num_demos "$NUM_DEMOS" --cameras "${CAMERA_LIST[@]}" \
     --image_size "$IMAGE_SIZE" --action_noise "$ACTION_NOISE" --grasp_depth "$GRASP_DEPTH" --grasp_hold "$GRASP_HOLD" --starts "$STARTS" --workers 2 --output "$DATA" \
-    "${RESUME[@]}"
+    "${LIFT_FLAG[@]}" "${RESUME[@]}"
 else
   echo "exists, skipping collection"
 fi

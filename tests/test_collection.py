@@ -193,6 +193,38 @@ def test_grasp_hold_expert_descends_open_closes_standing_still_then_lifts():
             assert np.abs(np.diff(hand_z[first_grip + 1:first_grip + hold])).max() < 0.004
 
 
+def test_lift_first_expert_lifts_straight_up_before_it_carries_sideways():
+    """lift_first: after the grasp the hand rises to the carrying height with no sideways command,
+    and only up there does the expert move it toward the shelf; the episode still succeeds, the
+    steps before the lift are the grasp-hold expert's, and a second episode repeats it."""
+    from envs.collection import run_expert_episode
+    from envs.experts import make_expert
+    from envs.metaworld_wrapper import HAND_POS
+
+    config = EnvConfig(task="shelf-place-v3", cameras=("behindGripper",), image_size=16, max_steps=250)
+    with MetaWorldEnv(config) as env:
+        for seed in (1, 3):  # the block is carried 16 cm left on seed 1
+            plain = run_expert_episode(env, make_expert("shelf-place-v3", 0.015, 10), seed, steps_after_success=0)
+            expert = make_expert("shelf-place-v3", 0.015, 10, lift_first=True)
+            high = run_expert_episode(env, expert, seed, steps_after_success=0)
+            again = run_expert_episode(env, expert, seed, steps_after_success=0)
+            assert plain["success"] and high["success"]
+            np.testing.assert_array_equal(high["actions"], again["actions"])
+            actions, hand = high["actions"], high["env_state"][:, HAND_POS]  # (T, 4), (T+1, 3)
+            holding = np.flatnonzero(np.all(actions == [0.0, 0.0, 0.0, 1.0], axis=1))
+            lift = int(holding[-1]) + 1  # the first step after the hold: the lift starts
+            assert actions[lift, 2] > 0.5
+            np.testing.assert_array_equal(actions[:lift], plain["actions"][:lift])
+            first_sideways = lift + int(np.argmax(np.abs(actions[lift:, 0]) > 0.5))
+            assert np.all(actions[lift:first_sideways, 0] == 0.0)
+            assert hand[first_sideways, 2] >= 0.27  # within the 2 cm (and a step's lag) of 0.30 m
+            assert np.abs(plain["actions"][lift:first_sideways, 0]).max() > 0.5  # the plain expert carries sooner
+    with pytest.raises(ValueError, match="lift_first is implemented for shelf-place-v3 only"):
+        make_expert("pick-place-v3", lift_first=True)
+    with pytest.raises(TypeError, match="lift_first must be a bool"):
+        make_expert("shelf-place-v3", lift_first=1)
+
+
 def test_grasp_depth_is_refused_where_it_is_not_implemented(tmp_path):
     from envs.experts import make_expert
 
@@ -283,6 +315,7 @@ def _run_script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess
         (["--task", "reach-v3", "--grasp_depth", "0.01"], "grasp_depth is implemented for shelf-place-v3 only"),
         (["--grasp_hold", "-1"], "grasp_hold must be in [0, 50]"),
         (["--task", "reach-v3", "--grasp_hold", "10"], "grasp_hold is implemented for shelf-place-v3 only"),
+        (["--task", "reach-v3", "--lift_first"], "lift_first is implemented for shelf-place-v3 only"),
     ],
 )
 def test_bad_arguments_give_a_message_not_a_traceback(args, expected, tmp_path):

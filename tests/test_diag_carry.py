@@ -1,0 +1,48 @@
+"""scripts/diag_carry.py on a real tiny checkpoint and real demonstrations."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "scripts", "diag_carry.py")
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=300, check=False,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+
+
+def test_splits_the_sideways_frames_into_approach_and_carry_per_checkpoint(tiny_checkpoint, tiny_demo_file):
+    from envs.hdf5_demos import read_episode, validate_demo_file
+
+    done = run("--checkpoint", tiny_checkpoint, tiny_checkpoint, "--data", tiny_demo_file)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["episodes"] == 3 and len(report["checkpoints"]) == 2
+    assert report["checkpoints"][0] == report["checkpoints"][1]  # eval mode is deterministic
+    # the frames, counted here from the file: the expert's |x| > 0.5, split by its gripper command
+    actions = np.concatenate([
+        read_episode(tiny_demo_file, index, with_images=False)["actions"]
+        for index in range(validate_demo_file(tiny_demo_file).num_episodes)
+    ])
+    moving = np.abs(actions[:, 0]) > 0.5
+    counts = {"approach": int((moving & (actions[:, 3] <= 0)).sum()), "carry": int((moving & (actions[:, 3] > 0)).sum())}
+    assert counts["approach"] > 0 and counts["carry"] > 0  # shelf-place moves sideways in both phases
+    for phase, frames in counts.items():
+        summary = report["checkpoints"][0][phase]
+        assert summary["frames"] == frames
+        assert -1.5 <= summary["signed_x"] <= 1.5  # predictions are unnormalised actions, not clipped
+        assert 0.0 <= summary["share_still"] + summary["share_wrong_way"] <= 1.0
+
+
+def test_refuses_a_missing_checkpoint_without_a_traceback(tiny_demo_file, tmp_path):
+    done = run("--checkpoint", str(tmp_path / "none.pth"), "--data", tiny_demo_file)
+    assert done.returncode != 0 and "Traceback" not in done.stderr and "error:" in done.stderr
