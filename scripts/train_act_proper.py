@@ -66,6 +66,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--grad_clip", type=positive_float, default=10.0)
     parser.add_argument(
+        "--action_loss", choices=["l1", "l2", "huber"], default="l1",
+        help="reconstruction term of the loss: l1 (ACT's), l2, or huber (quadratic within --huber_delta of the "
+        "target, L1 beyond): with L1 the many frames whose target is exactly 0 hold a prediction at 0 as hard as "
+        "the few where it moves pull it away (training/loss.py)",
+    )
+    parser.add_argument("--huber_delta", type=positive_float, default=1.0,
+                        help="huber: the error in normalised action units below which the loss is quadratic")
+    parser.add_argument(
         "--ema_decay", type=non_negative_float, default=0.0,
         help="> 0 (e.g. 0.999): checkpoints hold an exponential moving average of the weights (0 = off, ACT's)",
     )
@@ -153,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                 lr_min_ratio=args.lr_min_ratio,
                 warmup_steps=args.warmup_steps,
                 grad_clip=args.grad_clip,
+                action_loss=args.action_loss,
+                huber_delta=args.huber_delta,
                 ema_decay=args.ema_decay,
                 augment_shift=args.augment_shift,
                 augment_mirror=args.augment_mirror,

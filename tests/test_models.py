@@ -213,6 +213,46 @@ def test_l1_per_dimension_averages_to_the_l1_and_ignores_padding() -> None:
     assert losses["l1"].item() == pytest.approx(losses["l1_per_dim"].mean().item())
 
 
+def test_l2_and_huber_reconstruction_ignore_padding_and_keep_the_l1_metric() -> None:
+    pred = torch.zeros(1, 3, 2)
+    target = torch.tensor([[[0.5, -3.0], [0.1, 2.0], [50.0, 50.0]]])  # (1, 3, 2), last step padded
+    is_pad = torch.tensor([[False, False, True]])
+    errors = torch.tensor([0.5, 3.0, 0.1, 2.0])
+    l1 = act_loss(pred, target, is_pad, None, None, kl_weight=10.0)
+    l2 = act_loss(pred, target, is_pad, None, None, kl_weight=10.0, reconstruction="l2")
+    huber = act_loss(pred, target, is_pad, None, None, kl_weight=10.0, reconstruction="huber", huber_delta=1.0)
+    assert l1["loss"].item() == pytest.approx(errors.mean().item())
+    assert l2["loss"].item() == pytest.approx(errors.pow(2).mean().item())
+    # quadratic below delta (0.5 e² / delta), L1 less delta / 2 above it
+    assert huber["loss"].item() == pytest.approx((0.125 + 2.5 + 0.005 + 1.5) / 4)
+    for losses in (l2, huber):  # the logged L1 is the L1 whatever the loss
+        assert losses["l1"].item() == pytest.approx(l1["l1"].item())
+        assert losses["l1_per_dim"].tolist() == pytest.approx(l1["l1_per_dim"].tolist())
+
+
+def test_huber_lets_a_small_error_on_a_still_target_pull_weakly_where_l1_pulls_fully() -> None:
+    """The reason for the option: a prediction 0.01 off a target of 0 gets L1's full unit gradient
+    (as much as an error of 3), and a hundredth of it under Huber with delta 1."""
+    target = torch.tensor([[[0.0], [3.0]]])  # (1, 2, 1): a still step and a moving one
+    is_pad = torch.zeros(1, 2, dtype=torch.bool)
+    gradients = {}
+    for kind in ("l1", "huber"):
+        pred = torch.tensor([[[0.01], [0.0]]], requires_grad=True)
+        act_loss(pred, target, is_pad, None, None, kl_weight=0.0, reconstruction=kind)["loss"].backward()
+        gradients[kind] = pred.grad.flatten().tolist()
+    assert gradients["l1"] == pytest.approx([0.5, -0.5])
+    assert gradients["huber"] == pytest.approx([0.005, -0.5])
+
+
+def test_unknown_reconstruction_loss_is_refused() -> None:
+    pred = torch.zeros(1, 2, 1)
+    is_pad = torch.zeros(1, 2, dtype=torch.bool)
+    with pytest.raises(ValueError, match="reconstruction loss must be one of l1, l2, huber"):
+        act_loss(pred, pred, is_pad, None, None, kl_weight=0.0, reconstruction="mse")
+    with pytest.raises(ValueError, match="huber_delta must be positive"):
+        act_loss(pred, pred, is_pad, None, None, kl_weight=0.0, reconstruction="huber", huber_delta=0.0)
+
+
 def test_kl_is_zero_without_latent() -> None:
     pred = torch.zeros(2, 3, 1)
     target = torch.full((2, 3, 1), 0.5)

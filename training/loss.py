@@ -1,5 +1,11 @@
 """Training loss of ACT (Zhao et al. 2023, Sec. IV-A): L1 reconstruction + beta * KL.
 
+The reconstruction term can also be the squared error ("l2") or a Huber loss ("huber": quadratic
+within `huber_delta` of the target, L1 beyond, with L1's slope there). With L1 every entry pulls
+with the same force whatever its error, so targets that sit exactly at 0 on most frames (the hand
+standing still along one axis) hold a prediction at 0 as hard as the rare frames where the target
+moves pull it away; a quadratic centre lets a small error there cost almost nothing.
+
 Deviation from the original code: the L1 term is the mean over non-padded (batch, step, action-dim)
 entries only. The original multiplies padded entries by zero but still divides by all entries, so
 its L1 shrinks with the fraction of padding (episode ends weigh less); here padded steps neither
@@ -25,9 +31,12 @@ def act_loss(
     mu: Tensor | None,
     logvar: Tensor | None,
     kl_weight: float,
+    reconstruction: str = "l1",
+    huber_delta: float = 1.0,
 ) -> dict[str, Tensor]:
     """{"loss", "l1", "kl"} scalar tensors and "l1_per_dim" (A,) for predictions/targets (B, S, A)
-    and is_pad (B, S). ``l1`` is the mean of ``l1_per_dim``.
+    and is_pad (B, S). ``l1`` is the mean of ``l1_per_dim``, whatever ``reconstruction`` the loss
+    uses (one of `RECONSTRUCTION_LOSSES`, see the module doc); ``loss`` = that term + kl_weight · kl.
 
     ``is_pad`` is True for padded steps; those never affect the loss, whatever values they hold.
     With ``mu`` None (no latent path) the KL term is 0.
@@ -44,6 +53,7 @@ def act_loss(
         )
     if (mu is None) != (logvar is None):
         raise ValueError("mu and logvar must both be tensors or both be None")
+    check_reconstruction(reconstruction, huber_delta)
 
     valid = (~is_pad).unsqueeze(-1).expand_as(pred_actions)  # (B, S, A)
     # where() rather than a multiply, so even inf/nan at padded steps cannot leak into the loss.
@@ -53,7 +63,26 @@ def act_loss(
         pred_actions.new_zeros(()) if mu is None else kl_to_standard_normal(mu, logvar)
     )  # ()
     l1_per_dim = abs_error.sum(dim=(0, 1)) / valid[..., 0].sum().clamp(min=1)  # (A,)
-    return {"loss": l1 + kl_weight * kl, "l1": l1, "kl": kl, "l1_per_dim": l1_per_dim}
+    if reconstruction == "l1":
+        recon = l1
+    else:
+        if reconstruction == "l2":
+            error = abs_error.pow(2)  # (B, S, A)
+        else:  # huber, in smooth-L1 form: slope 1 beyond delta, as L1
+            error = torch.where(abs_error < huber_delta, 0.5 * abs_error.pow(2) / huber_delta, abs_error - 0.5 * huber_delta)
+        recon = torch.where(valid, error, 0.0).sum() / valid.sum().clamp(min=1)  # ()
+    return {"loss": recon + kl_weight * kl, "l1": l1, "kl": kl, "l1_per_dim": l1_per_dim}
+
+
+RECONSTRUCTION_LOSSES = ("l1", "l2", "huber")
+
+
+def check_reconstruction(reconstruction: str, huber_delta: float) -> None:
+    """Raises ValueError unless `reconstruction` names a reconstruction loss and `huber_delta` > 0."""
+    if reconstruction not in RECONSTRUCTION_LOSSES:
+        raise ValueError(f"reconstruction loss must be one of {', '.join(RECONSTRUCTION_LOSSES)}, got {reconstruction!r}")
+    if not huber_delta > 0:
+        raise ValueError(f"huber_delta must be positive, got {huber_delta}")
 
 
 def action_dim_names(action_dim: int) -> tuple[str, ...]:
@@ -70,6 +99,8 @@ def forward_and_loss(
     is_pad: Tensor,
     kl_weight: float,
     amp: str = "off",
+    reconstruction: str = "l1",
+    huber_delta: float = 1.0,
 ) -> dict[str, Tensor]:
     """One training forward pass and its `act_loss`. With ``amp="bf16"`` the model runs under
     bfloat16 autocast and the loss is computed in fp32 from its outputs cast back."""
@@ -79,4 +110,4 @@ def forward_and_loss(
     if bf16:
         pred = pred.float()
         mu, logvar = (None, None) if mu is None else (mu.float(), logvar.float())
-    return act_loss(pred, action_chunk, is_pad, mu, logvar, kl_weight)
+    return act_loss(pred, action_chunk, is_pad, mu, logvar, kl_weight, reconstruction, huber_delta)

@@ -57,7 +57,7 @@ from training.dataset import (
     fit_normalizer,
     split_episodes,
 )
-from training.loss import action_dim_names, forward_and_loss
+from training.loss import action_dim_names, check_reconstruction, forward_and_loss
 from training.normalizer import Normalizer, normalize_images
 
 SELECT_BEST = ("val_loss", "success")
@@ -110,6 +110,8 @@ class TrainConfig:
     # step is bound by kernel launches; the first steps wait for the compiler). The same batches and function;
     # dropout and the CVAE's z are drawn from the compiler's random stream, so not bit-identical to eager
     grad_clip: float = 10.0  # max global gradient norm
+    action_loss: str = "l1"  # reconstruction term: "l1" (ACT's), "l2" or "huber" (training/loss.py)
+    huber_delta: float = 1.0  # huber: the error (normalised action units) below which it is quadratic
     ema_decay: float = 0.0  # > 0 (e.g. 0.999): checkpoints hold an exponential moving average of the weights
     augment_shift: int = 4  # random-shift augmentation in pixels (0 = off)
     augment_mirror: bool = False  # mirror a random half of each batch across x = 0 (images flipped, hand and
@@ -162,6 +164,12 @@ class TrainConfig:
         for name in ("lr", "lr_backbone"):
             if not getattr(self, name) > 0:
                 raise TrainSetupError(f"{name} must be positive, got {getattr(self, name)}")
+        try:
+            check_reconstruction(self.action_loss, self.huber_delta)
+        except ValueError as error:
+            raise TrainSetupError(str(error)) from None
+        if self.huber_delta != 1.0 and self.action_loss != "huber":
+            raise TrainSetupError("huber_delta needs action_loss huber")
         if not 0.0 <= self.ema_decay < 1.0:
             raise TrainSetupError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.augment_mirror and self.state_input != "qpos":
@@ -452,7 +460,7 @@ class Trainer:
     def compute_loss(self, inputs: dict[str, torch.Tensor], model: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
         return forward_and_loss(
             model if model is not None else self.model, inputs["qpos"], inputs["images"], inputs["action_chunk"], inputs["is_pad"],
-            self.model_config.kl_weight, self.config.amp,
+            self.model_config.kl_weight, self.config.amp, self.config.action_loss, self.config.huber_delta,
         )
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
