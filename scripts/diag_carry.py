@@ -18,6 +18,14 @@ the sign). A policy that cannot see where the goal is stands still in the carry 
 approaches well. Several checkpoints (e.g. the snapshots of one run) give the phases' learning
 curves. Prints JSON.
 
+With ``--probe`` it also asks where, inside the network, the carry direction is lost: on the carry
+frames it fits a least-squares linear read-out of the expert's direction (sign of x) from the top
+``k`` principal components of three stages of the policy's forward pass (z = 0) — the image tokens
+entering the transformer encoder, the encoder's output at those tokens, and the decoder's output
+for the first action — and reports its accuracy on held-out demos (5 folds by demo: 0.5 = chance)
+and the share of the stage's variance those components hold. Principal components, not every
+feature rescaled, so that a direction of negligible size does not count as carried.
+
     python scripts/diag_carry.py --data data/shelf-place-v3__behindGripper-96-deep0.015-hold10.hdf5 \\
         --checkpoint runs/<run>/checkpoints/step_010000.pth runs/<run>/checkpoints/avg_16000-20000.pth
 """
@@ -39,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = Parser(__doc__)
     parser.add_argument("--checkpoint", required=True, nargs="+", help="checkpoint files or run folders")
     parser.add_argument("--data", required=True, help="demonstration HDF5 file with the checkpoints' cameras")
+    parser.add_argument("--probe", action="store_true", help="also probe where the carry direction is lost (see above)")
+    parser.add_argument("--components", type=int, nargs="+", default=[5, 20], help="--probe: principal components read")
     return parser.parse_args(argv)
 
 
@@ -66,6 +76,60 @@ def phase_report(predicted, expert) -> dict:
     }
 
 
+PROBE_STAGES = ("image_tokens", "encoder_output", "decoder_output")
+
+
+def stage_features(policy, qpos, images) -> dict:
+    """(K, F) features of each `PROBE_STAGES` stage for (K, Q) joint states and (K, N, H, W, 3) images,
+    read with forward hooks during the policy's own forward pass (z = 0)."""
+    import torch
+
+    model = policy.model
+    captured: dict = {}
+
+    def keep_encoder(module, inputs, output):
+        captured["image_tokens"] = inputs[0][:, 2:]  # (K, N*h*w, D): [z, qpos, image tokens...]
+        captured["encoder_output"] = output[:, 2:]  # (K, N*h*w, D)
+
+    def keep_decoder(module, inputs, output):
+        captured["decoder_output"] = output[:, 0]  # (K, D): the first action's query
+
+    handles = [model.encoder.register_forward_hook(keep_encoder), model.decoder.register_forward_hook(keep_decoder)]
+    try:
+        policy.predict_chunks(qpos, images)
+    finally:
+        for handle in handles:
+            handle.remove()
+    with torch.no_grad():
+        return {name: captured[name].float().reshape(len(qpos), -1).cpu().numpy() for name in PROBE_STAGES}
+
+
+def probe_stage(features, direction, episode, components: list[int]) -> dict:
+    """Held-out accuracy of a linear read-out of `direction` (C,) ±1 from the top principal components
+    of `features` (C, F), 5 folds grouped by `episode` (C,), and the variance share of those components."""
+    import numpy as np
+
+    centred = features - features.mean(0)
+    _, singular, basis = np.linalg.svd(centred, full_matrices=False)
+    variance = singular**2
+    report = {}
+    for count in components:
+        scores = centred @ basis[:count].T  # (C, k)
+        design = np.c_[scores, np.ones(len(scores))]  # (C, k + 1)
+        correct = []
+        for fold in range(5):
+            test = episode % 5 == fold
+            if test.all() or not test.any():
+                continue
+            weights = np.linalg.lstsq(design[~test], direction[~test], rcond=None)[0]
+            correct.append((design[test] @ weights > 0) == (direction[test] > 0))
+        report[f"top{count}"] = {
+            "held_out_accuracy": round(float(np.concatenate(correct).mean()), 4) if correct else None,
+            "variance_share": round(float(variance[:count].sum() / variance.sum()), 6) if variance.sum() > 0 else None,
+        }
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import numpy as np
@@ -86,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {args.data} has no camera {', '.join(missing)} ({checkpoint})", file=sys.stderr)
             return 2
     predicted: list[list[np.ndarray]] = [[] for _ in policies]
+    stages: list[dict[str, list[np.ndarray]]] = [{name: [] for name in PROBE_STAGES} for _ in policies]
+    carry_episode: list[int] = []
     expert, phases = [], []
     for episode in range(info.num_episodes):
         data = read_episode(args.data, episode)
@@ -96,18 +162,30 @@ def main(argv: list[str] | None = None) -> int:
             qpos = data["qpos"][steps].astype(np.float32)  # (K, Q)
             images = np.stack([data["images"][camera][steps] for camera in policy.cameras], axis=1)  # (K, N, H, W, 3)
             predicted[index].append(policy.predict_chunks(qpos, images)[:, 0, 0])  # (K,)
+            carry = np.asarray(episode_phases) == "carry"
+            if args.probe and carry.any():
+                for name, values in stage_features(policy, qpos[carry], images[carry]).items():
+                    stages[index][name].append(values)
         expert.append(data["actions"][steps, 0])
         phases.extend(episode_phases)
+        carry_episode.extend([episode] * episode_phases.count("carry"))
     expert_x = np.concatenate(expert) if expert else np.zeros(0)
     phase_of = np.asarray(phases)
     report: dict = {"data": args.data, "episodes": info.num_episodes, "checkpoints": []}
-    for checkpoint, values in zip(args.checkpoint, predicted, strict=True):
+    for index, (checkpoint, values) in enumerate(zip(args.checkpoint, predicted, strict=True)):
         predicted_x = np.concatenate(values) if values else np.zeros(0)
-        report["checkpoints"].append({
+        entry = {
             "checkpoint": checkpoint,
             **{phase: phase_report(predicted_x[phase_of == phase], expert_x[phase_of == phase])
                for phase in ("approach", "carry")},
-        })
+        }
+        if args.probe and carry_episode:
+            direction = np.sign(expert_x[phase_of == "carry"])  # (C,)
+            entry["probe"] = {
+                name: probe_stage(np.concatenate(stages[index][name]), direction, np.asarray(carry_episode), args.components)
+                for name in PROBE_STAGES
+            }
+        report["checkpoints"].append(entry)
     print(json.dumps(report, indent=2))
     return 0
 

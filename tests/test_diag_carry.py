@@ -43,6 +43,43 @@ def test_splits_the_sideways_frames_into_approach_and_carry_per_checkpoint(tiny_
         assert 0.0 <= summary["share_still"] + summary["share_wrong_way"] <= 1.0
 
 
+def test_probe_reads_the_carry_direction_at_three_stages_of_the_forward_pass(tiny_checkpoint, tiny_demo_file):
+    done = run("--checkpoint", tiny_checkpoint, "--data", tiny_demo_file, "--probe", "--components", "2", "3")
+    assert done.returncode == 0, done.stderr[-2000:]
+    entry = json.loads(done.stdout)["checkpoints"][0]
+    assert set(entry["probe"]) == {"image_tokens", "encoder_output", "decoder_output"}
+    for stage in entry["probe"].values():
+        assert set(stage) == {"top2", "top3"}
+        for read in stage.values():
+            assert 0.0 <= read["held_out_accuracy"] <= 1.0
+            assert 0.0 < read["variance_share"] <= 1.0
+        assert stage["top3"]["variance_share"] >= stage["top2"]["variance_share"]
+
+
+def test_probe_hooks_capture_the_tensors_the_forward_pass_uses(tiny_checkpoint, tiny_demo_file):
+    """The hooked stages are the model's own: the image tokens equal encode_images' output, and the
+    decoder output fed through the action head gives the predicted first action."""
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import torch
+    from diag_carry import stage_features
+
+    from envs.hdf5_demos import read_episode
+    from training.normalizer import normalize_images
+    from training.policy import ACTPolicy
+
+    policy = ACTPolicy.from_checkpoint(tiny_checkpoint)
+    data = read_episode(tiny_demo_file, 0)
+    qpos = data["qpos"][:4].astype(np.float32)
+    images = np.stack([data["images"][camera][:4] for camera in policy.cameras], axis=1)
+    features = stage_features(policy, qpos, images)
+    with torch.no_grad():
+        tokens, _ = policy.model.encode_images(normalize_images(torch.as_tensor(images)))
+        head = policy.model.action_head(torch.as_tensor(features["decoder_output"]))  # (4, A) normalised
+    np.testing.assert_allclose(features["image_tokens"], tokens.reshape(4, -1).numpy(), rtol=1e-5, atol=1e-6)
+    first_action = policy.normalizer.unnormalize_actions(head).numpy()
+    np.testing.assert_allclose(first_action, policy.predict_chunks(qpos, images)[:, 0], rtol=1e-4, atol=1e-5)
+
+
 def test_refuses_a_missing_checkpoint_without_a_traceback(tiny_demo_file, tmp_path):
     done = run("--checkpoint", str(tmp_path / "none.pth"), "--data", tiny_demo_file)
     assert done.returncode != 0 and "Traceback" not in done.stderr and "error:" in done.stderr
