@@ -50,7 +50,8 @@
 # does not train the backbone, see train_act_proper.py --cvae_detach_images), MIRROR (0; 1 mirrors a
 # random half of each batch across x = 0, see train_act_proper.py --augment_mirror), VAL_FRACTION (0.1: the
 # share of the demos held out for the validation loss, which is logged but selects nothing; 0 trains
-# on all of them and logs the training loss alone; another value adds "-val<v>"), COMPILE (0; 1 passes
+# on all of them and logs the training loss alone; another value adds "-val<v>"), ACTION_LOSS (l1, ACT's;
+# l2 or huber: the reconstruction term, see train_act_proper.py --action_loss; adds "-l2"/"-huber"), COMPILE (0; 1 passes
 # --compile: torch.compile of the training forward pass, for GPUs; same batches, not in the names). Data files, run folders
 # and result names carry these settings (e.g. "__behindGripper-96-shift4", "-b32" for batch 32),
 # and a STEPS other than 4000 adds "__<STEPS>steps" to the result names. OUT_DIR (repository root)
@@ -103,6 +104,11 @@ if [[ "$MIRROR" == 1 ]]; then MIRROR_FLAG=(--augment_mirror); fi
 VAL_FRACTION="${VAL_FRACTION:-0.1}"
 if ! [[ "$VAL_FRACTION" =~ ^0(\.[0-9]+)?$ ]]; then
   echo "error: VAL_FRACTION must be a number in [0, 1), e.g. 0.1 or 0, got $VAL_FRACTION" >&2
+  exit 2
+fi
+ACTION_LOSS="${ACTION_LOSS:-l1}"
+if [[ "$ACTION_LOSS" != l1 && "$ACTION_LOSS" != l2 && "$ACTION_LOSS" != huber ]]; then
+  echo "error: ACTION_LOSS must be l1, l2 or huber, got $ACTION_LOSS" >&2
   exit 2
 fi
 COMPILE="${COMPILE:-0}"
@@ -176,6 +182,7 @@ if [[ "$AMP" != off ]]; then TAG="${TAG}-${AMP}"; fi
 if [[ "$EMA" != 0 ]]; then TAG="${TAG}-ema${EMA}"; fi
 if [[ "$LR_SCHEDULE" == cosine ]]; then TAG="${TAG}-cos"; fi
 if [[ "$VAL_FRACTION" != 0.1 ]]; then TAG="${TAG}-val${VAL_FRACTION}"; fi
+if [[ "$ACTION_LOSS" != l1 ]]; then TAG="${TAG}-${ACTION_LOSS}"; fi
 DETACH_FLAG=()
 if [[ "$CVAE_DETACH" == 1 ]]; then TAG="${TAG}-cvaedetach"; DETACH_FLAG=(--cvae_detach_images); fi
 RUN="${P}runs/${TASK}__${MODEL}__recipe${TAG}__seed${SEED}"
@@ -217,7 +224,7 @@ else
   python scripts/train_act_proper.py --model "$MODEL" --data "$DATA" --cameras "${CAMERA_LIST[@]}" \
     --steps "$STEPS" --batch_size "$BATCH" --lr 1e-4 --lr_backbone 1e-4 --chunk_size "$CHUNK" --hidden_dim 256 \
     --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" \
-    --backbone_stride "$BACKBONE_STRIDE" --amp "$AMP" --ema_decay "$EMA" --lr_schedule "$LR_SCHEDULE" --val_fraction "$VAL_FRACTION" --val_every "$VAL_EVERY" --save_every "$SNAPSHOT_EVERY" --seed "$SEED" \
+    --backbone_stride "$BACKBONE_STRIDE" --amp "$AMP" --ema_decay "$EMA" --lr_schedule "$LR_SCHEDULE" --val_fraction "$VAL_FRACTION" --action_loss "$ACTION_LOSS" --val_every "$VAL_EVERY" --save_every "$SNAPSHOT_EVERY" --seed "$SEED" \
     "${DETACH_FLAG[@]}" "${MIRROR_FLAG[@]}" "${COMPILE_FLAG[@]}" --device "$DEVICE" --num_workers "$WORKERS" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
 fi
 
