@@ -24,7 +24,9 @@ frames it fits a least-squares linear read-out of the expert's direction (sign o
 entering the transformer encoder, the encoder's output at those tokens, and the decoder's output
 for the first action — and reports its accuracy on held-out demos (5 folds by demo: 0.5 = chance)
 and the share of the stage's variance those components hold. Principal components, not every
-feature rescaled, so that a direction of negligible size does not count as carried.
+feature rescaled, so that a direction of negligible size does not count as carried. It also reports,
+per phase, where the last decoder layer's cross-attention for the first action goes (mean over
+heads and frames): the share on the latent z token, on the joint-state token and on the image tokens.
 
     python scripts/diag_carry.py --data data/shelf-place-v3__behindGripper-96-deep0.015-hold10.hdf5 \\
         --checkpoint runs/<run>/checkpoints/step_010000.pth runs/<run>/checkpoints/avg_16000-20000.pth
@@ -82,6 +84,7 @@ PROBE_STAGES = ("image_tokens", "encoder_output", "decoder_output")
 def stage_features(policy, qpos, images) -> dict:
     """(K, F) features of each `PROBE_STAGES` stage for (K, Q) joint states and (K, N, H, W, 3) images,
     read with forward hooks during the policy's own forward pass (z = 0)."""
+    import numpy as np
     import torch
 
     model = policy.model
@@ -94,14 +97,33 @@ def stage_features(policy, qpos, images) -> dict:
     def keep_decoder(module, inputs, output):
         captured["decoder_output"] = output[:, 0]  # (K, D): the first action's query
 
-    handles = [model.encoder.register_forward_hook(keep_encoder), model.decoder.register_forward_hook(keep_decoder)]
+    cross_attention = model.decoder.layers[-1].cross_attn
+    inside = []
+
+    def keep_attention(module, args, kwargs, output):
+        if inside:  # the recomputation below runs this hook too
+            return
+        inside.append(True)
+        try:
+            weights = module(*args, **{**kwargs, "need_weights": True, "average_attn_weights": True})[1]  # (K, S, T)
+        finally:
+            inside.clear()
+        captured["attention"] = weights[:, 0]  # (K, T): the first action's query
+
+    handles = [
+        model.encoder.register_forward_hook(keep_encoder), model.decoder.register_forward_hook(keep_decoder),
+        cross_attention.register_forward_hook(keep_attention, with_kwargs=True),
+    ]
     try:
         policy.predict_chunks(qpos, images)
     finally:
         for handle in handles:
             handle.remove()
     with torch.no_grad():
-        return {name: captured[name].float().reshape(len(qpos), -1).cpu().numpy() for name in PROBE_STAGES}
+        features = {name: captured[name].float().reshape(len(qpos), -1).cpu().numpy() for name in PROBE_STAGES}
+        attention = captured["attention"].float().cpu().numpy()  # (K, T): [z, qpos, image tokens...]
+    features["attention"] = np.stack([attention[:, 0], attention[:, 1], attention[:, 2:].sum(1)], axis=1)  # (K, 3)
+    return features
 
 
 def probe_stage(features, direction, episode, components: list[int]) -> dict:
@@ -151,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     predicted: list[list[np.ndarray]] = [[] for _ in policies]
     stages: list[dict[str, list[np.ndarray]]] = [{name: [] for name in PROBE_STAGES} for _ in policies]
+    attention: list[list[np.ndarray]] = [[] for _ in policies]  # (K, 3) per episode: z, qpos, images
     carry_episode: list[int] = []
     expert, phases = [], []
     for episode in range(info.num_episodes):
@@ -163,9 +186,11 @@ def main(argv: list[str] | None = None) -> int:
             images = np.stack([data["images"][camera][steps] for camera in policy.cameras], axis=1)  # (K, N, H, W, 3)
             predicted[index].append(policy.predict_chunks(qpos, images)[:, 0, 0])  # (K,)
             carry = np.asarray(episode_phases) == "carry"
-            if args.probe and carry.any():
-                for name, values in stage_features(policy, qpos[carry], images[carry]).items():
-                    stages[index][name].append(values)
+            if args.probe:
+                features = stage_features(policy, qpos, images)
+                for name in PROBE_STAGES:
+                    stages[index][name].append(features[name][carry])
+                attention[index].append(features["attention"])
         expert.append(data["actions"][steps, 0])
         phases.extend(episode_phases)
         carry_episode.extend([episode] * episode_phases.count("carry"))
@@ -184,6 +209,12 @@ def main(argv: list[str] | None = None) -> int:
             entry["probe"] = {
                 name: probe_stage(np.concatenate(stages[index][name]), direction, np.asarray(carry_episode), args.components)
                 for name in PROBE_STAGES
+            }
+            shares = np.concatenate(attention[index])  # (frames, 3)
+            entry["probe"]["decoder_attention"] = {
+                phase: dict(zip(("latent", "joint_state", "image_tokens"),
+                                (round(float(v), 4) for v in shares[phase_of == phase].mean(0)), strict=True))
+                for phase in ("approach", "carry") if (phase_of == phase).any()
             }
         report["checkpoints"].append(entry)
     print(json.dumps(report, indent=2))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "scripts", "diag_carry.py")
@@ -47,7 +48,12 @@ def test_probe_reads_the_carry_direction_at_three_stages_of_the_forward_pass(tin
     done = run("--checkpoint", tiny_checkpoint, "--data", tiny_demo_file, "--probe", "--components", "2", "3")
     assert done.returncode == 0, done.stderr[-2000:]
     entry = json.loads(done.stdout)["checkpoints"][0]
-    assert set(entry["probe"]) == {"image_tokens", "encoder_output", "decoder_output"}
+    assert set(entry["probe"]) == {"image_tokens", "encoder_output", "decoder_output", "decoder_attention"}
+    attention = entry["probe"].pop("decoder_attention")
+    assert set(attention) == {"approach", "carry"}
+    for shares in attention.values():  # softmax weights over [z, qpos, image tokens]
+        assert set(shares) == {"latent", "joint_state", "image_tokens"}
+        assert sum(shares.values()) == pytest.approx(1.0, abs=2e-4) and min(shares.values()) >= 0.0
     for stage in entry["probe"].values():
         assert set(stage) == {"top2", "top3"}
         for read in stage.values():
