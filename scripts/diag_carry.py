@@ -83,7 +83,8 @@ PROBE_STAGES = ("image_tokens", "encoder_output", "decoder_output")
 
 def stage_features(policy, qpos, images) -> dict:
     """(K, F) features of each `PROBE_STAGES` stage for (K, Q) joint states and (K, N, H, W, 3) images,
-    read with forward hooks during the policy's own forward pass (z = 0)."""
+    read with forward hooks during the policy's own forward pass (z = 0), its decoder attention shares
+    ("attention", (K, 3)) and the (K, S, A) action chunks that pass predicted ("chunks")."""
     import numpy as np
     import torch
 
@@ -115,7 +116,7 @@ def stage_features(policy, qpos, images) -> dict:
         cross_attention.register_forward_hook(keep_attention, with_kwargs=True),
     ]
     try:
-        policy.predict_chunks(qpos, images)
+        chunks = policy.predict_chunks(qpos, images)  # (K, S, A)
     finally:
         for handle in handles:
             handle.remove()
@@ -123,6 +124,7 @@ def stage_features(policy, qpos, images) -> dict:
         features = {name: captured[name].float().reshape(len(qpos), -1).cpu().numpy() for name in PROBE_STAGES}
         attention = captured["attention"].float().cpu().numpy()  # (K, T): [z, qpos, image tokens...]
     features["attention"] = np.stack([attention[:, 0], attention[:, 1], attention[:, 2:].sum(1)], axis=1)  # (K, 3)
+    features["chunks"] = chunks
     return features
 
 
@@ -184,13 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         for index, policy in enumerate(policies):
             qpos = data["qpos"][steps].astype(np.float32)  # (K, Q)
             images = np.stack([data["images"][camera][steps] for camera in policy.cameras], axis=1)  # (K, N, H, W, 3)
-            predicted[index].append(policy.predict_chunks(qpos, images)[:, 0, 0])  # (K,)
+            if not args.probe:
+                predicted[index].append(policy.predict_chunks(qpos, images)[:, 0, 0])  # (K,)
+                continue
             carry = np.asarray(episode_phases) == "carry"
-            if args.probe:
-                features = stage_features(policy, qpos, images)
-                for name in PROBE_STAGES:
-                    stages[index][name].append(features[name][carry])
-                attention[index].append(features["attention"])
+            features = stage_features(policy, qpos, images)
+            predicted[index].append(features["chunks"][:, 0, 0])  # (K,)
+            for name in PROBE_STAGES:
+                stages[index][name].append(features[name][carry])
+            attention[index].append(features["attention"])
         expert.append(data["actions"][steps, 0])
         phases.extend(episode_phases)
         carry_episode.extend([episode] * episode_phases.count("carry"))
