@@ -15,6 +15,7 @@ contribute nor dilute. The KL term matches the original: summed over latent dims
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -66,11 +67,12 @@ def act_loss(
     if reconstruction == "l1":
         recon = l1
     else:
+        # from the masked absolute error, so padded entries stay 0 (both losses are 0 at 0)
         if reconstruction == "l2":
             error = abs_error.pow(2)  # (B, S, A)
-        else:  # huber, in smooth-L1 form: slope 1 beyond delta, as L1
-            error = torch.where(abs_error < huber_delta, 0.5 * abs_error.pow(2) / huber_delta, abs_error - 0.5 * huber_delta)
-        recon = torch.where(valid, error, 0.0).sum() / valid.sum().clamp(min=1)  # ()
+        else:  # huber in smooth-L1 form: slope 1 beyond delta, as L1
+            error = F.smooth_l1_loss(abs_error, torch.zeros_like(abs_error), beta=huber_delta, reduction="none")
+        recon = error.sum() / valid.sum().clamp(min=1)  # ()
     return {"loss": recon + kl_weight * kl, "l1": l1, "kl": kl, "l1_per_dim": l1_per_dim}
 
 
