@@ -8,12 +8,13 @@
 #    on a GPU two cameras (behindGripper on the hand + the fixed topview, which keeps the shelf in
 #    sight while the hand carries the block), 12000 steps at batch 64, chunk 50, MetaWorld's expert
 #    (the ~11-minute H200 runs behind the README's best figures); on a CPU the hand camera alone,
-#    12000 steps (20000 on shelf-place-v3, below) at batch 8 under bfloat16 autocast with one thread where the CPU has native bf16
+#    12000 steps at batch 8 under bfloat16 autocast with one thread where the CPU has native bf16
 #    (AVX512-BF16 or AMX; else fp32), to fit the 2-hour budget of a 2-core machine, and on
-#    shelf-place-v3 chunks of 10, demos whose grasp closes standing still and 20000 steps
-#    (GRASP_DEPTH=0.015 GRASP_HOLD=10 CHUNK=10 STEPS=20000: each measured better, README Results;
-#    20000 steps fit 2 hours on a CPU that trains ~4 steps/s per run, AVX512-BF16; on slower CPUs
-#    STEPS=12000 does; GRASP_DEPTH=0 GRASP_HOLD=0 CHUNK=50 STEPS=12000 restores the earlier CPU recipe);
+#    shelf-place-v3 chunks of 10, demos whose grasp closes standing still, an L2 action loss and
+#    no demos held out for the validation loss (GRASP_DEPTH=0.015 GRASP_HOLD=10 CHUNK=10
+#    ACTION_LOSS=l2 VAL_FRACTION=0: each measured better, README Results; under L1 the CPU models
+#    never learned to carry the block sideways; GRASP_DEPTH=0 GRASP_HOLD=0 CHUNK=50 ACTION_LOSS=l1
+#    VAL_FRACTION=0.1 restores the earlier CPU recipe);
 # 3. the evaluated weights: the mean of the last AVERAGE (5) snapshots, i.e. steps STEPS-4000 to
 #    STEPS (scripts/average_checkpoints.py; never a checkpoint picked by validation loss);
 # 4. evaluation on EPISODES held-out episodes, with chunk execution, then with temporal aggregation.
@@ -48,10 +49,11 @@
 # decays both learning rates to a tenth by the last step, see train_act_proper.py --lr_schedule),
 # CVAE_DETACH (0; 1 with modified: its CVAE encoder sees the image tokens detached, so the KL term
 # does not train the backbone, see train_act_proper.py --cvae_detach_images), MIRROR (0; 1 mirrors a
-# random half of each batch across x = 0, see train_act_proper.py --augment_mirror), VAL_FRACTION (0.1: the
-# share of the demos held out for the validation loss, which is logged but selects nothing; 0 trains
-# on all of them and logs the training loss alone; another value adds "-val<v>"), ACTION_LOSS (l1, ACT's;
-# l2 or huber: the reconstruction term, see train_act_proper.py --action_loss; adds "-l2"/"-huber"), COMPILE (0; 1 passes
+# random half of each batch across x = 0, see train_act_proper.py --augment_mirror), VAL_FRACTION (0.1; 0 on
+# shelf-place-v3 on a CPU: the share of the demos held out for the validation loss, which is logged
+# but selects nothing; 0 trains on all of them and logs the training loss alone; a value other than
+# 0.1 adds "-val<v>"), ACTION_LOSS (l1, ACT's; l2 on shelf-place-v3 on a CPU; l2 or huber: the
+# reconstruction term, see train_act_proper.py --action_loss; other than l1 adds "-l2"/"-huber"), COMPILE (0; 1 passes
 # --compile: torch.compile of the training forward pass, for GPUs; same batches, not in the names). Data files, run folders
 # and result names carry these settings (e.g. "__behindGripper-96-shift4", "-b32" for batch 32),
 # and a STEPS other than 4000 adds "__<STEPS>steps" to the result names. OUT_DIR (repository root)
@@ -101,16 +103,6 @@ if [[ "$MIRROR" != 0 && "$MIRROR" != 1 ]]; then
 fi
 MIRROR_FLAG=()
 if [[ "$MIRROR" == 1 ]]; then MIRROR_FLAG=(--augment_mirror); fi
-VAL_FRACTION="${VAL_FRACTION:-0.1}"
-if ! [[ "$VAL_FRACTION" =~ ^0(\.[0-9]+)?$ ]]; then
-  echo "error: VAL_FRACTION must be a number in [0, 1), e.g. 0.1 or 0, got $VAL_FRACTION" >&2
-  exit 2
-fi
-ACTION_LOSS="${ACTION_LOSS:-l1}"
-if [[ "$ACTION_LOSS" != l1 && "$ACTION_LOSS" != l2 && "$ACTION_LOSS" != huber ]]; then
-  echo "error: ACTION_LOSS must be l1, l2 or huber, got $ACTION_LOSS" >&2
-  exit 2
-fi
 COMPILE="${COMPILE:-0}"
 if [[ "$COMPILE" != 0 && "$COMPILE" != 1 ]]; then
   echo "error: COMPILE must be 0 or 1, got $COMPILE" >&2
@@ -137,9 +129,20 @@ else
   CAMERAS="${CAMERAS:-behindGripper}"; BATCH="${BATCH:-8}"; WORKERS=0; VAL_EVERY=500
   NUM_ENVS="${NUM_ENVS:-5}"
   if [[ "$TASK" == shelf-place-v3 ]]; then  # measured on the CPU budget: README, Results
-    GRASP_DEPTH="${GRASP_DEPTH:-0.015}"; GRASP_HOLD="${GRASP_HOLD:-10}"; CHUNK="${CHUNK:-10}"; STEPS="${STEPS:-20000}"
+    GRASP_DEPTH="${GRASP_DEPTH:-0.015}"; GRASP_HOLD="${GRASP_HOLD:-10}"; CHUNK="${CHUNK:-10}"
+    ACTION_LOSS="${ACTION_LOSS:-l2}"; VAL_FRACTION="${VAL_FRACTION:-0}"
   fi
   STEPS="${STEPS:-12000}"
+fi
+VAL_FRACTION="${VAL_FRACTION:-0.1}"
+if ! [[ "$VAL_FRACTION" =~ ^0(\.[0-9]+)?$ ]]; then
+  echo "error: VAL_FRACTION must be a number in [0, 1), e.g. 0.1 or 0, got $VAL_FRACTION" >&2
+  exit 2
+fi
+ACTION_LOSS="${ACTION_LOSS:-l1}"
+if [[ "$ACTION_LOSS" != l1 && "$ACTION_LOSS" != l2 && "$ACTION_LOSS" != huber ]]; then
+  echo "error: ACTION_LOSS must be l1, l2 or huber, got $ACTION_LOSS" >&2
+  exit 2
 fi
 CHUNK="${CHUNK:-50}"
 GRASP_DEPTH="${GRASP_DEPTH:-0}"

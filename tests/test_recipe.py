@@ -26,17 +26,18 @@ def test_recipe_goes_from_nothing_to_result_files(tmp_path):
     done = subprocess.run(["bash", script, "modified"], env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     # on a CPU, shelf-place-v3 defaults to the grasp-hold expert's demos (GRASP_DEPTH=0.015 GRASP_HOLD=10)
-    tag = "shelf-place-v3__modified__behindGripper-64-deep0.015-hold10-shift2-mirror-chunk5-b2-bf16-ema0.99-cos-val0-cvaedetach__seed1__2steps__avg1-2"
+    # and to the L2 action loss (ACTION_LOSS=l2)
+    tag = "shelf-place-v3__modified__behindGripper-64-deep0.015-hold10-shift2-mirror-chunk5-b2-bf16-ema0.99-cos-val0-l2-cvaedetach__seed1__2steps__avg1-2"
     data = tmp_path / "data" / "shelf-place-v3__behindGripper-64-deep0.015-hold10.hdf5"
     with h5py.File(data, "r") as demos:
         assert demos.attrs["grasp_hold"] == 10 and demos.attrs["grasp_depth"] == 0.015
-    run = tmp_path / "runs" / "shelf-place-v3__modified__recipe__behindGripper-64-deep0.015-hold10-shift2-mirror-chunk5-b2-bf16-ema0.99-cos-val0-cvaedetach__seed1"
+    run = tmp_path / "runs" / "shelf-place-v3__modified__recipe__behindGripper-64-deep0.015-hold10-shift2-mirror-chunk5-b2-bf16-ema0.99-cos-val0-l2-cvaedetach__seed1"
     checkpoint = torch.load(run / "checkpoints" / "last.pth", weights_only=True)
     assert checkpoint["step"] == 2 and checkpoint["model_kind"] == "modified"
     assert checkpoint["train_config"]["augment_shift"] == 2 and checkpoint["model_config"]["hidden_dim"] == 256
     assert checkpoint["model_config"]["chunk_size"] == 5 and checkpoint["train_config"]["batch_size"] == 2
     assert checkpoint["train_config"]["amp"] == "bf16" and checkpoint["train_config"]["ema_decay"] == 0.99
-    assert checkpoint["train_config"]["lr_schedule"] == "cosine"
+    assert checkpoint["train_config"]["lr_schedule"] == "cosine" and checkpoint["train_config"]["action_loss"] == "l2"
     assert checkpoint["model_config"]["cvae_image_grad"] is False
     # VAL_FRACTION=0 trains on every demo: none is held out for the validation loss
     assert checkpoint["train_config"]["augment_mirror"] is True
@@ -83,10 +84,10 @@ def test_recipe_refuses_an_average_longer_than_the_run(tmp_path):
     assert not (tmp_path / "data").exists()  # refused before any work
 
 
-def test_cpu_step_budget_is_20000_on_shelf_place_and_12000_elsewhere(tmp_path):
+def test_cpu_step_budget_is_12000_steps(tmp_path):
     # an AVERAGE one snapshot too long for the default budget makes the recipe name that budget and stop
     script = os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh")
-    for task, steps in (("shelf-place-v3", 20000), ("reach-v3", 12000)):
+    for task, steps in (("shelf-place-v3", 12000), ("reach-v3", 12000)):
         env = dict(os.environ, OUT_DIR=str(tmp_path), DEVICE="cpu", AVERAGE=str(steps // 1000 + 1))
         env.pop("STEPS", None)
         done = subprocess.run(["bash", script, "standard", task], env=env, capture_output=True, text=True,
@@ -154,8 +155,11 @@ def test_two_recipe_calls_side_by_side_collect_the_demos_once(tmp_path):
     with h5py.File(data, "r") as demos:
         assert demos.attrs["complete"] and sorted(demos) == ["episode_000000", "episode_000001"]
     for model in ("standard", "modified"):
-        run = tmp_path / "runs" / f"shelf-place-v3__{model}__recipe__behindGripper-64-deep0.015-hold10-shift4-chunk5-b2__seed0"
-        assert torch.load(run / "checkpoints" / "last.pth", weights_only=True)["step"] == 1
+        run = tmp_path / "runs" / f"shelf-place-v3__{model}__recipe__behindGripper-64-deep0.015-hold10-shift4-chunk5-b2-val0-l2__seed0"
+        checkpoint = torch.load(run / "checkpoints" / "last.pth", weights_only=True)
+        # shelf-place-v3 on a CPU: every demo trains (VAL_FRACTION=0) under the L2 action loss
+        assert checkpoint["step"] == 1 and checkpoint["train_config"]["action_loss"] == "l2"
+        assert checkpoint["train_config"]["val_fraction"] == 0
 
 
 def test_editing_the_recipe_during_a_run_does_not_change_the_running_call(tmp_path):
