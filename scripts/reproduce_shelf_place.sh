@@ -10,11 +10,12 @@
 #    (the ~11-minute H200 runs behind the README's best figures); on a CPU the hand camera alone,
 #    12000 steps at batch 8 under bfloat16 autocast with one thread where the CPU has native bf16
 #    (AVX512-BF16 or AMX; else fp32), to fit the 2-hour budget of a 2-core machine, and on
-#    shelf-place-v3 chunks of 10, demos whose grasp closes standing still, an L2 action loss and
-#    no demos held out for the validation loss (GRASP_DEPTH=0.015 GRASP_HOLD=10 CHUNK=10
-#    ACTION_LOSS=l2 VAL_FRACTION=0: each measured better, README Results; under L1 the CPU models
-#    never learned to carry the block sideways; GRASP_DEPTH=0 GRASP_HOLD=0 CHUNK=50 ACTION_LOSS=l1
-#    VAL_FRACTION=0.1 restores the earlier CPU recipe);
+#    shelf-place-v3 chunks of 10, demos whose grasp closes standing still, an L2 action loss,
+#    no demos held out for the validation loss and, for modified, the CVAE encoder's image tokens
+#    detached (GRASP_DEPTH=0.015 GRASP_HOLD=10 CHUNK=10 ACTION_LOSS=l2 VAL_FRACTION=0, modified
+#    CVAE_DETACH=1: each measured better, README Results; under L1 the CPU models never learned to
+#    carry the block sideways; GRASP_DEPTH=0 GRASP_HOLD=0 CHUNK=50 ACTION_LOSS=l1 VAL_FRACTION=0.1
+#    CVAE_DETACH=0 restores the earlier CPU recipe);
 # 3. the evaluated weights: the mean of the last AVERAGE (5) snapshots, i.e. steps STEPS-4000 to
 #    STEPS (scripts/average_checkpoints.py; never a checkpoint picked by validation loss);
 # 4. evaluation on EPISODES held-out episodes, with chunk execution, then with temporal aggregation.
@@ -47,7 +48,8 @@
 # unless it is set already), EMA (0; e.g. 0.999 evaluates an exponential
 # moving average of the weights instead of the last weights), LR_SCHEDULE (constant, ACT's; cosine
 # decays both learning rates to a tenth by the last step, see train_act_proper.py --lr_schedule),
-# CVAE_DETACH (0; 1 with modified: its CVAE encoder sees the image tokens detached, so the KL term
+# CVAE_DETACH (0; 1 for modified on shelf-place-v3 on a CPU; 1 needs modified: its CVAE encoder
+# sees the image tokens detached, so the KL term
 # does not train the backbone, see train_act_proper.py --cvae_detach_images), MIRROR (0; 1 mirrors a
 # random half of each batch across x = 0, see train_act_proper.py --augment_mirror), VAL_FRACTION (0.1; 0 on
 # shelf-place-v3 on a CPU: the share of the demos held out for the validation loss, which is logged
@@ -95,7 +97,6 @@ if [[ "$LR_SCHEDULE" != constant && "$LR_SCHEDULE" != cosine ]]; then
   echo "error: LR_SCHEDULE must be constant or cosine, got $LR_SCHEDULE" >&2
   exit 2
 fi
-CVAE_DETACH="${CVAE_DETACH:-0}"
 MIRROR="${MIRROR:-0}"
 if [[ "$MIRROR" != 0 && "$MIRROR" != 1 ]]; then
   echo "error: MIRROR must be 0 or 1, got $MIRROR" >&2
@@ -110,14 +111,6 @@ if [[ "$COMPILE" != 0 && "$COMPILE" != 1 ]]; then
 fi
 COMPILE_FLAG=()
 if [[ "$COMPILE" == 1 ]]; then COMPILE_FLAG=(--compile); fi
-if [[ "$CVAE_DETACH" != 0 && "$CVAE_DETACH" != 1 ]]; then
-  echo "error: CVAE_DETACH must be 0 or 1, got $CVAE_DETACH" >&2
-  exit 2
-fi
-if [[ "$CVAE_DETACH" == 1 && "$MODEL" != modified ]]; then
-  echo "error: CVAE_DETACH=1 needs the modified model (the standard model's CVAE encoder sees no images)" >&2
-  exit 2
-fi
 DEVICE="${DEVICE:-auto}"
 if [[ "$DEVICE" == auto ]]; then
   DEVICE="$(python -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')"
@@ -131,8 +124,18 @@ else
   if [[ "$TASK" == shelf-place-v3 ]]; then  # measured on the CPU budget: README, Results
     GRASP_DEPTH="${GRASP_DEPTH:-0.015}"; GRASP_HOLD="${GRASP_HOLD:-10}"; CHUNK="${CHUNK:-10}"
     ACTION_LOSS="${ACTION_LOSS:-l2}"; VAL_FRACTION="${VAL_FRACTION:-0}"
+    if [[ "$MODEL" == modified ]]; then CVAE_DETACH="${CVAE_DETACH:-1}"; fi
   fi
   STEPS="${STEPS:-12000}"
+fi
+CVAE_DETACH="${CVAE_DETACH:-0}"
+if [[ "$CVAE_DETACH" != 0 && "$CVAE_DETACH" != 1 ]]; then
+  echo "error: CVAE_DETACH must be 0 or 1, got $CVAE_DETACH" >&2
+  exit 2
+fi
+if [[ "$CVAE_DETACH" == 1 && "$MODEL" != modified ]]; then
+  echo "error: CVAE_DETACH=1 needs the modified model (the standard model's CVAE encoder sees no images)" >&2
+  exit 2
 fi
 VAL_FRACTION="${VAL_FRACTION:-0.1}"
 if ! [[ "$VAL_FRACTION" =~ ^0(\.[0-9]+)?$ ]]; then

@@ -154,12 +154,14 @@ def test_two_recipe_calls_side_by_side_collect_the_demos_once(tmp_path):
     data = tmp_path / "data" / "shelf-place-v3__behindGripper-64-deep0.015-hold10.hdf5"
     with h5py.File(data, "r") as demos:
         assert demos.attrs["complete"] and sorted(demos) == ["episode_000000", "episode_000001"]
-    for model in ("standard", "modified"):
-        run = tmp_path / "runs" / f"shelf-place-v3__{model}__recipe__behindGripper-64-deep0.015-hold10-shift4-chunk5-b2-val0-l2__seed0"
+    # shelf-place-v3 on a CPU: every demo trains (VAL_FRACTION=0) under the L2 action loss, and
+    # modified's CVAE encoder reads the image tokens detached (CVAE_DETACH=1)
+    for model, detach_tag in (("standard", ""), ("modified", "-cvaedetach")):
+        run = tmp_path / "runs" / f"shelf-place-v3__{model}__recipe__behindGripper-64-deep0.015-hold10-shift4-chunk5-b2-val0-l2{detach_tag}__seed0"
         checkpoint = torch.load(run / "checkpoints" / "last.pth", weights_only=True)
-        # shelf-place-v3 on a CPU: every demo trains (VAL_FRACTION=0) under the L2 action loss
         assert checkpoint["step"] == 1 and checkpoint["train_config"]["action_loss"] == "l2"
         assert checkpoint["train_config"]["val_fraction"] == 0
+    assert checkpoint["model_config"]["cvae_image_grad"] is False
 
 
 def test_editing_the_recipe_during_a_run_does_not_change_the_running_call(tmp_path):
