@@ -71,3 +71,59 @@ def paired_comparison(results_a: dict[str, Any], results_b: dict[str, Any]) -> d
         "neither": len(a) - both - only_a - only_b,
         "exact_mcnemar_p": exact_mcnemar_p(only_a, only_b),
     }
+
+
+class IncompatibleResults(ValueError):
+    """The results cannot be pooled: different tasks, step limits, models or evaluation modes."""
+
+
+def pooled_success(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Success pooled over several evaluations of one recipe (e.g. one per training seed).
+
+    Each result keeps its own count and Wilson interval; the pool adds up episodes and successes
+    and gives the Wilson interval of the pooled rate, plus the lowest and highest single rate. The
+    pooled interval treats every episode as an independent draw, so with a handful of training
+    seeds it understates the spread between seeds: read it beside the single rates. Raises
+    IncompatibleResults when the task, the step limit, the model kind or the execution mode
+    (chunked / temporal aggregation) differ, since those pools would mean nothing.
+    """
+    from training.evaluation import wilson_interval
+
+    if len(results) < 2:
+        raise IncompatibleResults(f"pooling needs at least two results, got {len(results)}")
+    first = results[0]
+
+    def signature(result: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "task": result["env"]["task"],
+            "max_steps": result["env"]["max_steps"],
+            "model_kind": result["checkpoint"]["model_kind"],
+            "temporal_agg": bool(result["settings"]["temporal_agg"]),
+        }
+
+    reference = signature(first)
+    for index, result in enumerate(results[1:], start=1):
+        for key, value in signature(result).items():
+            if value != reference[key]:
+                raise IncompatibleResults(
+                    f"result {index} differs from result 0 in {key} ({value} against {reference[key]})"
+                )
+    runs = []
+    for result in results:
+        low, high = wilson_interval(int(result["successes"]), int(result["episodes"]))
+        runs.append({"successes": int(result["successes"]), "episodes": int(result["episodes"]),
+                     "success_rate": result["successes"] / result["episodes"], "wilson_ci_95": [low, high]})
+    successes = sum(run["successes"] for run in runs)
+    episodes = sum(run["episodes"] for run in runs)
+    low, high = wilson_interval(successes, episodes)
+    rates = [run["success_rate"] for run in runs]
+    return {
+        **reference,
+        "runs": runs,
+        "successes": successes,
+        "episodes": episodes,
+        "success_rate": successes / episodes,
+        "wilson_ci_95": [low, high],
+        "lowest_rate": min(rates),
+        "highest_rate": max(rates),
+    }
