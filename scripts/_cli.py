@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 
 class Parser(argparse.ArgumentParser):
@@ -52,3 +54,15 @@ def stop_cleanly_on_signals() -> None:
 
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
+
+
+def read_json_files(paths: list[str]) -> list[dict] | None:
+    """The JSON files at ``paths``, parsed in order; None after printing one ``error:`` line for the first unreadable one."""
+    loaded = []
+    for path in paths:
+        try:
+            loaded.append(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError) as error:
+            print(f"error: {path}: {error}", file=sys.stderr)
+            return None
+    return loaded

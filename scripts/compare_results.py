@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import _bootstrap  # noqa: F401
-from _cli import Parser
+from _cli import Parser, read_json_files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,13 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from training.compare import UnpairedResults, paired_comparison
 
-    loaded = []
-    for path in (args.a, args.b):
-        try:
-            loaded.append(json.loads(Path(path).read_text()))
-        except (OSError, json.JSONDecodeError) as error:
-            print(f"error: {path}: {error}", file=sys.stderr)
-            return 2
+    loaded = read_json_files([args.a, args.b])
+    if loaded is None:
+        return 2
     try:
         comparison = paired_comparison(*loaded)
     except UnpairedResults as error:

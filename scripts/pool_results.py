@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import _bootstrap  # noqa: F401
-from _cli import Parser
+from _cli import Parser, read_json_files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,13 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from training.compare import IncompatibleResults, pooled_success
 
-    loaded = []
-    for path in args.results:
-        try:
-            loaded.append(json.loads(Path(path).read_text()))
-        except (OSError, json.JSONDecodeError) as error:
-            print(f"error: {path}: {error}", file=sys.stderr)
-            return 2
+    loaded = read_json_files(args.results)
+    if loaded is None:
+        return 2
     try:
         pooled = pooled_success(loaded)
     except IncompatibleResults as error:

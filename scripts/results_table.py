@@ -6,28 +6,23 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
+from _cli import Parser, read_json_files
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__)
     parser.add_argument("results", nargs="+", help="result JSON files")
     args = parser.parse_args(argv)
     from training.evaluation import results_markdown_table
 
-    results, names = [], []
-    for path in args.results:
-        try:
-            results.append(json.loads(Path(path).read_text()))
-        except (OSError, json.JSONDecodeError) as error:
-            print(f"error: {path}: {error}", file=sys.stderr)
-            return 2
-        names.append(Path(path).stem)
+    results = read_json_files(args.results)
+    if results is None:
+        return 2
+    names = [Path(path).stem for path in args.results]
     try:
         print(results_markdown_table(results, names))
     except KeyError as error:
