@@ -9,13 +9,13 @@
 #    sight while the hand carries the block), 12000 steps at batch 64, chunk 50, MetaWorld's expert
 #    (the ~11-minute H200 runs behind the README's best figures); on a CPU the hand camera alone,
 #    12000 steps at batch 8 under bfloat16 autocast with one thread where the CPU has native bf16
-#    (AVX512-BF16 or AMX; else fp32), to fit the 2-hour budget of a 2-core machine, and on
-#    shelf-place-v3 chunks of 10, demos whose grasp closes standing still, an L2 action loss,
-#    no demos held out for the validation loss and, for modified, the CVAE encoder's image tokens
-#    detached (GRASP_DEPTH=0.015 GRASP_HOLD=10 CHUNK=10 ACTION_LOSS=l2 VAL_FRACTION=0, modified
-#    CVAE_DETACH=1: each measured better, README Results; under L1 the CPU models never learned to
+#    (AVX512-BF16 or AMX; else fp32), to fit the 2-hour budget of a 2-core machine, an L2 action
+#    loss, no demos held out for the validation loss and, for modified, the CVAE encoder's image
+#    tokens detached (ACTION_LOSS=l2 VAL_FRACTION=0, modified CVAE_DETACH=1), and on shelf-place-v3
+#    chunks of 10 and demos whose grasp closes standing still (GRASP_DEPTH=0.015 GRASP_HOLD=10
+#    CHUNK=10): each measured better, README Results; under L1 the CPU models never learned to
 #    carry the block sideways; GRASP_DEPTH=0 GRASP_HOLD=0 CHUNK=50 ACTION_LOSS=l1 VAL_FRACTION=0.1
-#    CVAE_DETACH=0 restores the earlier CPU recipe);
+#    CVAE_DETACH=0 restores the earlier CPU recipe;
 # 3. the evaluated weights: the mean of the last AVERAGE (5) snapshots, i.e. steps STEPS-4000 to
 #    STEPS (scripts/average_checkpoints.py; never a checkpoint picked by validation loss);
 # 4. evaluation on EPISODES held-out episodes, with chunk execution, then with temporal aggregation.
@@ -48,13 +48,13 @@
 # unless it is set already), EMA (0; e.g. 0.999 evaluates an exponential
 # moving average of the weights instead of the last weights), LR_SCHEDULE (constant, ACT's; cosine
 # decays both learning rates to a tenth by the last step, see train_act_proper.py --lr_schedule),
-# CVAE_DETACH (0; 1 for modified on shelf-place-v3 on a CPU; 1 needs modified: its CVAE encoder
+# CVAE_DETACH (0; 1 for modified on a CPU; 1 needs modified: its CVAE encoder
 # sees the image tokens detached, so the KL term
 # does not train the backbone, see train_act_proper.py --cvae_detach_images), MIRROR (0; 1 mirrors a
 # random half of each batch across x = 0, see train_act_proper.py --augment_mirror), VAL_FRACTION (0.1; 0 on
-# shelf-place-v3 on a CPU: the share of the demos held out for the validation loss, which is logged
+# a CPU: the share of the demos held out for the validation loss, which is logged
 # but selects nothing; 0 trains on all of them and logs the training loss alone; a value other than
-# 0.1 adds "-val<v>"), ACTION_LOSS (l1, ACT's; l2 on shelf-place-v3 on a CPU; l2 or huber: the
+# 0.1 adds "-val<v>"), ACTION_LOSS (l1, ACT's; l2 on a CPU; l2 or huber: the
 # reconstruction term, see train_act_proper.py --action_loss; other than l1 adds "-l2"/"-huber"), COMPILE (0; 1 passes
 # --compile: torch.compile of the training forward pass, for GPUs; same batches, not in the names). Data files, run folders
 # and result names carry these settings (e.g. "__behindGripper-96-shift4", "-b32" for batch 32),
@@ -121,10 +121,12 @@ if [[ "$DEVICE" == cuda ]]; then
 else
   CAMERAS="${CAMERAS:-behindGripper}"; BATCH="${BATCH:-8}"; WORKERS=0; VAL_EVERY=500
   NUM_ENVS="${NUM_ENVS:-5}"
-  if [[ "$TASK" == shelf-place-v3 ]]; then  # measured on the CPU budget: README, Results
+  # measured on the CPU budget (README, Results): L2 and all demos on every task measured,
+  # the expert's grasp hold and chunks of 10 on shelf-place-v3
+  ACTION_LOSS="${ACTION_LOSS:-l2}"; VAL_FRACTION="${VAL_FRACTION:-0}"
+  if [[ "$MODEL" == modified ]]; then CVAE_DETACH="${CVAE_DETACH:-1}"; fi
+  if [[ "$TASK" == shelf-place-v3 ]]; then
     GRASP_DEPTH="${GRASP_DEPTH:-0.015}"; GRASP_HOLD="${GRASP_HOLD:-10}"; CHUNK="${CHUNK:-10}"
-    ACTION_LOSS="${ACTION_LOSS:-l2}"; VAL_FRACTION="${VAL_FRACTION:-0}"
-    if [[ "$MODEL" == modified ]]; then CVAE_DETACH="${CVAE_DETACH:-1}"; fi
   fi
   STEPS="${STEPS:-12000}"
 fi

@@ -164,6 +164,27 @@ def test_two_recipe_calls_side_by_side_collect_the_demos_once(tmp_path):
     assert checkpoint["model_config"]["cvae_image_grad"] is False
 
 
+def test_cpu_recipe_trains_other_tasks_under_l2_on_all_demos_with_the_plain_expert(tmp_path):
+    """Off shelf-place-v3 the CPU recipe keeps L2 and VAL_FRACTION=0 (measured on three more tasks)
+    but neither the grasp-hold expert nor chunks of 10, which only shelf-place-v3 was measured with."""
+    env = dict(
+        os.environ, OUT_DIR=str(tmp_path), NUM_DEMOS="2", STEPS="1", AVERAGE="1", EPISODES="0", TA_EPISODES="0",
+        DEVICE="cpu", CAMERAS="behindGripper", IMAGE_SIZE="64", BATCH="2", AMP="off", OMP_NUM_THREADS="1",
+    )
+    for name in ("ACTION_LOSS", "VAL_FRACTION", "CHUNK", "GRASP_DEPTH", "GRASP_HOLD", "CVAE_DETACH"):
+        env.pop(name, None)
+    done = subprocess.run(
+        ["bash", os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh"), "modified", "reach-v3"], env=env,
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (tmp_path / "data" / "reach-v3__behindGripper-64.hdf5").exists()
+    run = tmp_path / "runs" / "reach-v3__modified__recipe__behindGripper-64-shift4-b2-val0-l2-cvaedetach__seed0"
+    checkpoint = torch.load(run / "checkpoints" / "last.pth", weights_only=True)
+    assert checkpoint["train_config"]["action_loss"] == "l2" and checkpoint["train_config"]["val_fraction"] == 0
+    assert checkpoint["model_config"]["chunk_size"] == 50 and checkpoint["model_config"]["cvae_image_grad"] is False
+
+
 def test_editing_the_recipe_during_a_run_does_not_change_the_running_call(tmp_path):
     """bash reads a script as it runs it; the recipe is one brace group, parsed whole before it starts,
     so a file rewritten in place mid-run (an edit, a pull) does not make the running call execute
