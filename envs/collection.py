@@ -5,16 +5,11 @@ fails is dropped and the next seed is tried, so the kept set is "the first
 `num_demos` successful seeds from `config.seed` up", whatever the number of
 workers. Each kept seed is a distinct initial state (see `metaworld_wrapper`).
 
-With ``starts="spread"`` the seeds are tried in another order: a pool of
-`start_pool` consecutive seeds is ordered by greedy farthest-point sampling over
-their initial object and goal positions (`spread_seed_order`), so that the first
-`num_demos` kept states cover the task's start distribution evenly instead of
-as i.i.d. draws do (which leave some regions with few demos). Still seeded, still
-one distinct state per demo, still below COLLECTION_SEED_LIMIT.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import multiprocessing as mp
 import os
@@ -26,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import metaworld
 import mujoco
 import numpy as np
 from tqdm import tqdm
@@ -42,10 +36,7 @@ from envs.metaworld_wrapper import (
     MetaWorldEnv,
     check_cameras,
     check_task,
-    initial_positions_of_seeds,
 )
-
-START_ORDERS = ("sequential", "spread")
 
 
 @dataclass
@@ -72,17 +63,9 @@ class CollectConfig:
     # shelf-place-v3 only: > 0 makes the expert descend with open fingers, close them standing still
     # for this many steps, then lift (DeeperGraspExpert), so the lift follows the fingers, not the height.
     grasp_hold: int = 0
-    # shelf-place-v3 only: the expert lifts the block straight up to its carrying height (0.30 m) before
-    # moving it sideways to the shelf (DeeperGraspExpert), so that move happens with the shelf in a hand
-    # camera's view. False = MetaWorld's expert, which moves it sideways from the table up.
-    lift_first: bool = False
-    starts: str = "sequential"  # seed order: "sequential" (seed, seed+1, ...) or "spread" (see module doc)
-    start_pool: int = 0  # "spread": consecutive seeds from `seed` to choose from; 0 = 20 * num_demos
 
     def __post_init__(self) -> None:
         check_task(self.task)
-        if self.starts not in START_ORDERS:
-            raise ValueError(f"starts must be one of {', '.join(START_ORDERS)}, got {self.starts!r}")
         self.cameras = check_cameras(self.cameras)
         if self.num_demos < 1:
             raise ValueError(f"num_demos must be at least 1, got {self.num_demos}")
@@ -92,47 +75,25 @@ class CollectConfig:
             raise ValueError(f"steps_after_success must be >= 0, got {self.steps_after_success}")
         if not 0.0 <= self.action_noise <= 1.0:
             raise ValueError(f"action_noise must be in [0, 1] (actions live in [-1, 1]), got {self.action_noise}")
-        check_grasp_depth(self.task, self.grasp_depth, self.grasp_hold, self.lift_first)
+        check_grasp_depth(self.task, self.grasp_depth, self.grasp_hold)
         if self.max_attempts == 0:
             self.max_attempts = 2 * self.num_demos + 20
         if self.max_attempts < self.num_demos:
             raise ValueError(f"max_attempts ({self.max_attempts}) is below num_demos ({self.num_demos})")
-        if self.starts == "spread":
-            self.start_pool = max(self.start_pool or 20 * self.num_demos, self.max_attempts)
-        if not 0 <= self.seed or self.seed + max(self.max_attempts, self.start_pool) > COLLECTION_SEED_LIMIT:
+        if not 0 <= self.seed or self.seed + self.max_attempts > COLLECTION_SEED_LIMIT:
             raise ValueError(
                 f"collection seeds must lie in [0, {COLLECTION_SEED_LIMIT}) so evaluation seeds stay held out; "
-                f"seed {self.seed} + {max(self.max_attempts, self.start_pool)} seeds does not"
+                f"seed {self.seed} + {self.max_attempts} seeds does not"
             )
 
     def seed_order(self) -> list[int]:
         """The `max_attempts` seeds to try, in the order they are tried."""
-        if self.starts == "spread":
-            return spread_seed_order(self.task, self.seed, self.start_pool)[: self.max_attempts]
         return list(range(self.seed, self.seed + self.max_attempts))
 
     def env_config(self) -> EnvConfig:
         return EnvConfig(
             task=self.task, cameras=self.cameras, image_size=self.image_size, fast_render=self.fast_render
         )
-
-
-def spread_seed_order(task: str, first_seed: int, pool_size: int) -> list[int]:
-    """Seeds first_seed … first_seed + pool_size − 1, reordered by greedy farthest-point sampling over
-    their initial object and goal positions (each coordinate scaled to [0, 1] over the pool): every
-    prefix of the order spreads over the start distribution, which the first successful
-    `num_demos` of them then cover evenly. Starts from `first_seed`; a pure function of its arguments."""
-    seeds = list(range(first_seed, first_seed + pool_size))
-    positions = initial_positions_of_seeds(task, seeds)  # (K, 6)
-    spread = positions.max(0) - positions.min(0)
-    scaled = (positions - positions.min(0)) / np.where(spread > 0, spread, 1.0)  # (K, 6) in [0, 1]
-    order = [0]
-    distance = np.linalg.norm(scaled - scaled[0], axis=1)  # (K,) to the nearest chosen point
-    for _ in range(len(seeds) - 1):
-        index = int(np.argmax(distance))
-        order.append(index)
-        distance = np.minimum(distance, np.linalg.norm(scaled - scaled[index], axis=1))
-    return [seeds[i] for i in order]
 
 
 def run_expert_episode(
@@ -190,7 +151,6 @@ def _worker_init(
     action_noise: float = 0.0,
     grasp_depth: float = 0.0,
     grasp_hold: int = 0,
-    lift_first: bool = False,
     single_threaded_gl: bool = False,
 ) -> None:
     if single_threaded_gl:
@@ -198,7 +158,7 @@ def _worker_init(
         # worker process per core that oversubscribes the CPU, so each worker renders on one thread.
         os.environ.setdefault("LP_NUM_THREADS", "1")
     _worker_state["env"] = MetaWorldEnv(env_config)
-    _worker_state["expert"] = make_expert(env_config.task, grasp_depth, grasp_hold, lift_first)
+    _worker_state["expert"] = make_expert(env_config.task, grasp_depth, grasp_hold)
     _worker_state["steps_after_success"] = steps_after_success
     _worker_state["action_noise"] = action_noise
 
@@ -215,7 +175,6 @@ def _episodes(config: CollectConfig, seeds: list[int]) -> Iterator[dict[str, Any
     if config.workers == 1:
         _worker_init(
             config.env_config(), config.steps_after_success, config.action_noise, config.grasp_depth, config.grasp_hold,
-            config.lift_first,
         )
         try:
             for seed in seeds:
@@ -230,7 +189,7 @@ def _episodes(config: CollectConfig, seeds: list[int]) -> Iterator[dict[str, Any
         initializer=_worker_init,
         initargs=(
             config.env_config(), config.steps_after_success, config.action_noise, config.grasp_depth,
-            config.grasp_hold, config.lift_first, config.workers >= (os.cpu_count() or 1),
+            config.grasp_hold, config.workers >= (os.cpu_count() or 1),
         ),
     ) as pool:
         yield from pool.imap(_worker_episode, seeds, chunksize=1)
@@ -247,11 +206,10 @@ def file_attributes(config: CollectConfig, command: str) -> dict[str, Any]:
         "action_noise": config.action_noise,
         "grasp_depth": config.grasp_depth,
         "grasp_hold": config.grasp_hold,
-        "lift_first": config.lift_first,
         "qpos_dim": QPOS_DIM,
         "env_state_dim": ENV_STATE_DIM,
         "action_dim": ACTION_DIM,
-        "metaworld_version": getattr(metaworld, "__version__", "unknown"),
+        "metaworld_version": importlib.metadata.version("metaworld"),
         "mujoco_version": mujoco.__version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command,

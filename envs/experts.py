@@ -14,49 +14,44 @@ from envs.metaworld_wrapper import HAND_POS, OBJECT_POS
 # from metaworld 3.1.1: it aims the hand at the block + (−0.005, 0, 0.015), closes the fingers once
 # the hand is within 0.04 m sideways and 0.15 m vertically of the block, and starts to lift as soon
 # as the hand is within 0.04 m of its aim height, i.e. 5.5 cm above the block's centre. With the
-# hand descending ~1 cm per step it stops 4.2–4.6 cm above the centre, while a grasp closed 5.9 cm
+# hand descending ~1 cm per step it comes to rest 4.2–4.6 cm above the centre, while a grasp closed 5.9 cm
 # or higher misses the block (README → "How the grasp fails"): one step of slack.
 _SHELF_PLACE_AIM_OFFSET = np.array([-0.005, 0.0, 0.015])
 _SHELF_PLACE_OVER_BLOCK_M = 0.04  # sideways distance within which the expert descends and grasps
 _SHELF_PLACE_LIFT_TOLERANCE_M = 0.04  # the expert lifts once |hand z − aim z| is below this
 _SHELF_PLACE_GAIN = 25.0  # the expert's proportional gain on the position error
 _SHELF_PLACE_GRIP = 0.7  # the expert's grip command while grasping
-_SHELF_PLACE_CARRY_Z = 0.30  # the height the expert carries the block at (its "move up" target), metres
-_SHELF_PLACE_CARRY_Z_TOLERANCE = 0.02  # lift_first: straight up until the hand is this close to it
 
 GRASP_DEPTH_TASKS = ("shelf-place-v3",)
 MAX_GRASP_HOLD = 50  # steps; MetaWorld's episodes last 500
 
 
-def check_grasp_depth(task: str, grasp_depth: float, grasp_hold: int = 0, lift_first: bool = False) -> None:
-    """Raises ValueError unless `grasp_depth` (metres, 0 = MetaWorld's expert), `grasp_hold`
-    (steps, 0 = MetaWorld's expert) and `lift_first` (False = MetaWorld's expert) are usable for `task`."""
+def check_grasp_depth(task: str, grasp_depth: float, grasp_hold: int = 0) -> None:
+    """Raises ValueError unless `grasp_depth` (metres, 0 = MetaWorld's expert) and `grasp_hold`
+    (steps, 0 = MetaWorld's expert) are usable for `task`."""
     if not 0.0 <= grasp_depth < _SHELF_PLACE_LIFT_TOLERANCE_M:
         raise ValueError(f"grasp_depth must be in [0, {_SHELF_PLACE_LIFT_TOLERANCE_M}) m, got {grasp_depth}")
     if not 0 <= grasp_hold <= MAX_GRASP_HOLD:
         raise ValueError(f"grasp_hold must be in [0, {MAX_GRASP_HOLD}] steps, got {grasp_hold}")
-    if not isinstance(lift_first, bool):
-        raise TypeError(f"lift_first must be a bool, got {lift_first!r}")
-    for name, value in (("grasp_depth", grasp_depth), ("grasp_hold", grasp_hold), ("lift_first", lift_first)):
+    for name, value in (("grasp_depth", grasp_depth), ("grasp_hold", grasp_hold)):
         if value and task not in GRASP_DEPTH_TASKS:
             raise ValueError(f"{name} is implemented for {', '.join(GRASP_DEPTH_TASKS)} only, not {task!r}")
 
 
-def make_expert(task: str, grasp_depth: float = 0.0, grasp_hold: int = 0, lift_first: bool = False) -> Any:
+def make_expert(task: str, grasp_depth: float = 0.0, grasp_hold: int = 0) -> Any:
     """The scripted policy from ``metaworld.policies`` for `task` (``get_action(env_state) -> (4,)``).
 
-    ``grasp_depth > 0``, ``grasp_hold > 0`` or ``lift_first`` (shelf-place-v3 only) returns
+    ``grasp_depth > 0`` or ``grasp_hold > 0`` (shelf-place-v3 only) returns
     :class:`DeeperGraspExpert`, which descends `grasp_depth` metres further onto the block (and, with
     `grasp_hold`, descends with open fingers and closes them standing still) before handing back to
-    MetaWorld's expert to lift it; with `lift_first` it lifts the block straight up to the carrying
-    height before the expert moves it sideways.
+    MetaWorld's expert to lift it.
     """
     if task not in ENV_POLICY_MAP:
         raise ValueError(f"MetaWorld ships no scripted expert for {task!r}")
-    check_grasp_depth(task, grasp_depth, grasp_hold, lift_first)
+    check_grasp_depth(task, grasp_depth, grasp_hold)
     expert = ENV_POLICY_MAP[task]()
-    if grasp_depth or grasp_hold or lift_first:
-        return DeeperGraspExpert(expert, grasp_depth, grasp_hold, lift_first)
+    if grasp_depth or grasp_hold:
+        return DeeperGraspExpert(expert, grasp_depth, grasp_hold)
     return expert
 
 
@@ -76,28 +71,20 @@ class DeeperGraspExpert:
     for `hold` steps with the grip closed (+1), and only then does the wrapped expert take over and
     lift: the lift follows the finger state.
 
-    MetaWorld's expert moves the block sideways to the shelf's x while it lifts it, so that move
-    starts with the hand at the table, where a hand camera sees the shelf only as a sliver at the
-    top of its image. With ``lift_first`` the hand first goes straight up (same gain, the expert's
-    grip command) to within 2 cm of the expert's carrying height, 0.30 m, and the expert then moves
-    it sideways there, with the shelf in full view, and on to the shelf as before.
     Stateful within an episode: call :meth:`reset` before each one.
     """
 
-    def __init__(self, expert: Any, depth: float, hold: int = 0, lift_first: bool = False) -> None:
-        check_grasp_depth("shelf-place-v3", depth, hold, lift_first)
+    def __init__(self, expert: Any, depth: float, hold: int = 0) -> None:
+        check_grasp_depth("shelf-place-v3", depth, hold)
         self.expert = expert
         self.depth = depth
         self.hold = hold
-        self.lift_first = lift_first
         self._reached = False
         self._held = 0  # steps spent closing at the bottom
-        self._lifted = False  # lift_first: the straight lift is done
 
     def reset(self) -> None:
         self._reached = False
         self._held = 0
-        self._lifted = False
 
     def get_action(self, env_state: np.ndarray) -> np.ndarray:
         action = np.asarray(self.expert.get_action(env_state), dtype=np.float32)  # (4,)
@@ -120,11 +107,6 @@ class DeeperGraspExpert:
         if self._held < self.hold:  # closing at the bottom, commanded to stay
             self._held += 1
             return np.array([0.0, 0.0, 0.0, 1.0], dtype=np.float32)
-        if self.lift_first and not self._lifted:
-            below = _SHELF_PLACE_CARRY_Z - env_state[HAND_POS][2]
-            if below > _SHELF_PLACE_CARRY_Z_TOLERANCE:
-                return np.array([0.0, 0.0, min(below * _SHELF_PLACE_GAIN, 1.0), action[3]], dtype=np.float32)
-            self._lifted = True
         return action
 
 
@@ -142,3 +124,61 @@ def expert_action(expert: Any, env_state: np.ndarray) -> np.ndarray:
         warnings.simplefilter("ignore", UserWarning)
         action = expert.get_action(env_state)
     return np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
+
+
+def _wilson_interval(successes: int, episodes: int, z: float = 1.96) -> list[float]:
+    """Wilson score interval [lo, hi] for a binomial rate (z = 1.96: 95 %)."""
+    if episodes == 0:
+        return [0.0, 1.0]
+    p = successes / episodes
+    denom = 1.0 + z * z / episodes
+    centre = (p + z * z / (2 * episodes)) / denom
+    half = z * np.sqrt(p * (1 - p) / episodes + z * z / (4 * episodes * episodes)) / denom
+    return [float(max(0.0, centre - half)), float(min(1.0, centre + half))]
+
+
+def expert_success(task: str, seeds: list[int], max_steps: int = 500) -> dict[str, Any]:
+    """MetaWorld's own scripted expert for `task`, rolled out from each seed's initial state.
+
+    The states are the demonstrations' (``MetaWorldEnv.reset(seed)`` seeds and resets the raw env
+    exactly so), but nothing is rendered: the wrapper needs a camera in its config and renders on
+    every reset/step, so this seeds, resets and steps ``env.raw_env`` the same way, without images.
+    An episode succeeds if MetaWorld's ``info["success"]`` is set at any of its first `max_steps`
+    steps. ``mean_steps_to_success`` counts steps up to and including the first successful one
+    (None if no episode succeeded).
+    """
+    from envs.metaworld_wrapper import EnvConfig, MetaWorldEnv  # wrapper already imported above
+
+    env = MetaWorldEnv(EnvConfig(task=task, max_steps=max_steps))  # its camera is never rendered
+    expert = make_expert(task)
+    raw = env.raw_env
+    steps_to_success: list[int] = []
+    failed: list[int] = []
+    try:
+        for seed in seeds:
+            raw.seed(int(seed))  # as MetaWorldEnv.reset(seed)
+            env_state, _ = raw.reset()
+            reset_expert(expert)
+            first = 0
+            for step in range(max_steps):
+                action = expert_action(expert, env_state)  # (4,) float32 in [-1, 1], as the wrapper clips
+                env_state, _, _, _, info = raw.step(action)
+                if info["success"]:
+                    first = step + 1
+                    break
+            if first:
+                steps_to_success.append(first)
+            else:
+                failed.append(int(seed))
+    finally:
+        env.close()
+    episodes, successes = len(seeds), len(steps_to_success)
+    return {
+        "task": task,
+        "episodes": episodes,
+        "successes": successes,
+        "success_rate": successes / episodes if episodes else 0.0,
+        "wilson_95": _wilson_interval(successes, episodes),
+        "mean_steps_to_success": float(np.mean(steps_to_success)) if steps_to_success else None,
+        "failed_seeds": failed,
+    }

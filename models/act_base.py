@@ -36,11 +36,11 @@ from models.position_encoding import sinusoidal_1d, sinusoidal_2d
 from models.transformer import TransformerDecoder, TransformerEncoder
 
 
-def backbone_feature_size(image_size: int, backbone_stride: int = 32) -> int:
+def backbone_feature_size(image_size: int) -> int:
     """Side of the backbone's feature map for a square image of side ``image_size``: conv1, maxpool,
-    layer2, layer3 (and layer4 at stride 32) each halve H and W, rounding up."""
+    layer2, layer3 and layer4 each halve H and W, rounding up."""
     size = image_size
-    for _ in range(round(math.log2(backbone_stride))):
+    for _ in range(5):
         size = math.ceil(size / 2)
     return size
 
@@ -136,7 +136,7 @@ class ACTBase(nn.Module):
         self.backbone = ResNetBackbone(config)
         self.image_proj = nn.Conv2d(self.backbone.num_channels, hidden_dim, kernel_size=1)
         self.camera_embed = nn.Embedding(config.num_cameras, hidden_dim)
-        feature_size = backbone_feature_size(config.image_size, config.backbone_stride)
+        feature_size = backbone_feature_size(config.image_size)
         self.register_buffer(
             "grid_pos", sinusoidal_2d(feature_size, feature_size, hidden_dim), persistent=False
         )  # (h*w, D)
@@ -165,7 +165,7 @@ class ACTBase(nn.Module):
         batch_size, num_cameras, channels, height, width = images.shape
         features = self.backbone(
             images.reshape(batch_size * num_cameras, channels, height, width)  # (B*N, 3, H, W)
-        )  # (B*N, C, h, w), C = 512 (stride 32) or 256 (stride 16)
+        )  # (B*N, C, h, w), C = 512
         features = self.image_proj(features)  # (B*N, D, h, w)
         _, hidden_dim, feature_h, feature_w = features.shape
         if feature_h * feature_w != self.grid_pos.shape[0]:

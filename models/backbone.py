@@ -1,5 +1,4 @@
-"""ResNet image encoder of ACT (Sec. IV-B): torchvision ResNet up to ``layer4`` (512 channels, stride 32),
-or, with ``ACTConfig.backbone_stride = 16``, up to ``layer3`` (256 channels, stride 16).
+"""ResNet image encoder of ACT (Sec. IV-B): torchvision ResNet up to ``layer4`` (512 channels, stride 32).
 
 Deviations from the original ACT code, and why:
 
@@ -33,7 +32,7 @@ from models.config import ACTConfig
 
 logger = logging.getLogger(__name__)
 
-BACKBONE_CHANNELS = {32: 512, 16: 256}  # output channels of ResNet18/34 by stride (layer4, layer3)
+BACKBONE_CHANNELS = 512  # output channels of ResNet18/34 layer4
 GROUP_NORM_CHANNELS_PER_GROUP = 16
 
 # Download (URLError/HTTPError are OSErrors), hash check, unpickling and state-dict mismatches.
@@ -84,18 +83,18 @@ def _swap_batch_norms(module: nn.Module, kind: str) -> None:
 
 class ResNetBackbone(nn.Module):
     """(B*N, 3, H, W) ImageNet-normalised images → (B*N, C, ceil(H/s), ceil(W/s)) features,
-    C = 512 and s = 32 by default, C = 256 and s = 16 with ``backbone_stride=16``."""
+    C = 512 and s = 32."""
 
     def __init__(self, config: ACTConfig) -> None:
         super().__init__()
-        self.num_channels = BACKBONE_CHANNELS[config.backbone_stride]
+        self.num_channels = BACKBONE_CHANNELS
         resnet = _RESNET_BUILDERS[config.backbone](weights=None)
         if config.pretrained_backbone:
             self._try_load_imagenet(resnet, config)
         if config.backbone_norm != "batch":
             _swap_batch_norms(resnet, config.backbone_norm)
-        # Everything before global pooling: conv1, bn1, relu, maxpool, layer1..layer4 (..layer3 at stride 16).
-        self.body = nn.Sequential(*list(resnet.children())[: -2 if config.backbone_stride == 32 else -3])
+        # Everything before global pooling: conv1, bn1, relu, maxpool, layer1..layer4.
+        self.body = nn.Sequential(*list(resnet.children())[:-2])
 
     @staticmethod
     def _try_load_imagenet(resnet: nn.Module, config: ACTConfig) -> None:

@@ -21,7 +21,8 @@ from typing import Any
 
 SUPPORTED_BACKBONES = ("resnet18", "resnet34")
 BACKBONE_NORMS = ("group", "batch", "frozen_batch")
-BACKBONE_STRIDES = (32, 16)
+# Fields that older checkpoints carry and that now have one value only: accepted at that value.
+REMOVED_FIELDS = {"backbone_stride": 32}
 
 
 @dataclass
@@ -45,9 +46,6 @@ class ACTConfig:
     backbone: str = "resnet18"  # torchvision ResNet used as image encoder (512-channel layer4)
     pretrained_backbone: bool = False  # start the backbone from ImageNet weights (needs download)
     backbone_norm: str = "group"  # "group" (GroupNorm), "batch" (trainable BN), "frozen_batch"
-    # 32: the whole ResNet (layer4, 512 channels, the paper's); 16: stop after layer3 (256 channels),
-    # 4x the image tokens (6x6 instead of 3x3 at 96 px) for the small images a CPU can afford
-    backbone_stride: int = 32
     # Modified ACT only: False feeds the CVAE encoder the image tokens detached, so the KL term trains
     # the CVAE encoder but not the backbone (early in training its gradient into the backbone is ~30x
     # the L1 term's, README "Models"); True (the default) lets it flow, as the plain model does
@@ -114,8 +112,6 @@ class ACTConfig:
             )
         if not isinstance(self.cvae_image_grad, bool):
             raise TypeError(f"ACTConfig.cvae_image_grad must be True or False, got {self.cvae_image_grad!r}")
-        if self.backbone_stride not in BACKBONE_STRIDES:
-            raise ValueError(f"ACTConfig.backbone_stride must be one of {BACKBONE_STRIDES}, got {self.backbone_stride!r}")
         if self.backbone_norm not in BACKBONE_NORMS:
             raise ValueError(
                 f"ACTConfig.backbone_norm={self.backbone_norm!r} is not supported; use one of "
@@ -144,6 +140,10 @@ class ACTConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ACTConfig:
         """Inverse of ``to_dict``; missing keys take their defaults, unknown keys are an error."""
+        values = dict(values)
+        for name, only_value in REMOVED_FIELDS.items():
+            if name in values and values[name] == only_value:
+                del values[name]
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

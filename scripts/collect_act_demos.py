@@ -42,19 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="shelf-place-v3: > 0 makes the expert descend with open fingers, close them standing still for "
         "this many steps (10 tried), then lift, so the lift follows the fingers, not the hand's height. 0 = MetaWorld's expert",
     )
-    parser.add_argument(
-        "--lift_first", action="store_true",
-        help="shelf-place-v3: the expert lifts the block straight up to its carrying height (0.30 m) before it "
-        "moves it sideways to the shelf, so a hand camera sees the shelf during that move. Default: MetaWorld's "
-        "expert, which moves it sideways from the table up",
-    )
     parser.add_argument("--max_attempts", type=non_negative_int, default=0, help="seeds to try (0: 2*num_demos+20)")
-    parser.add_argument(
-        "--starts", choices=["sequential", "spread"], default="sequential",
-        help="seed order: sequential (seed, seed+1, ...), or spread: a pool of --start_pool seeds ordered so "
-        "that the kept demos cover the initial object and goal positions evenly",
-    )
-    parser.add_argument("--start_pool", type=non_negative_int, default=0, help="spread: seeds to choose from (0: 20*num_demos)")
     parser.add_argument("--render_shadows", action="store_true", help="render with MuJoCo's shadows and reflections (slower)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted collection")
@@ -85,9 +73,6 @@ def main(argv: list[str] | None = None) -> int:
             action_noise=args.action_noise,
             grasp_depth=args.grasp_depth,
             grasp_hold=args.grasp_hold,
-            lift_first=args.lift_first,
-            starts=args.starts,
-            start_pool=args.start_pool,
         )
         summary = collect_demos(config, command=" ".join(["python"] + sys.argv), progress=not args.quiet)
     except (TaskNameError, ValueError, OutputExistsError, DemoFileError, RenderBackendError, RuntimeError) as error:

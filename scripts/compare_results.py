@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("a", help="first result JSON (written by scripts/evaluate_act_proper.py)")
     parser.add_argument("b", help="second result JSON")
     args = parser.parse_args(argv)
-    from training.compare import UnpairedResults, paired_comparison
+    from evaluation.compare import UnpairedResults, paired_comparison
 
     loaded = read_json_files([args.a, args.b])
     if loaded is None:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Evaluate a trained ACT checkpoint on held-out MetaWorld episodes (seeds from 1,000,000 up).
+"""Evaluate a trained ACT checkpoint on held-out MetaWorld episodes (validation or test seeds, envs/seeds.py).
 
     python scripts/evaluate_act_proper.py --checkpoint runs/<run>/checkpoints/best.pth --episodes 50 \\
         --temporal_agg --num_envs 4 --video_dir results/videos --num_videos 3 --output results/eval.json
@@ -30,7 +30,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="temporal aggregation weight exp(-k*i), i = 0 for the oldest prediction; > 0 favours older "
         "predictions (ACT: 0.01), < 0 newer ones",
     )
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="episode i uses seed 1000000 + seed + i")
+    parser.add_argument(
+        "--split", choices=["validation", "test"], default="validation",
+        help="seed range: validation (from 1000000; for every choice) or test (from 2000000; reported figures only)",
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="episode i uses the split's first seed + seed + i (default 0)")
     parser.add_argument(
         "--on_demo_states", action="store_true",
         help="diagnostic: replay the training demonstrations' initial states instead of held-out ones "
@@ -61,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    from training.checkpoint import CheckpointError
-    from training.eval_journal import journal_path
-    from training.evaluation import (
+    from evaluation.journal import journal_path
+    from evaluation.policy import ACTPolicy
+    from evaluation.rollout import (
         EvalConfig,
         evaluate,
         format_summary,
@@ -71,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         resolve_eval_seeds,
         save_results,
     )
-    from training.policy import ACTPolicy
+    from training.checkpoint import CheckpointError
 
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but no CUDA device is available", file=sys.stderr)
@@ -82,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = EvalConfig(
             episodes=args.episodes,
+            split=args.split,
             seed=args.seed,
             max_steps=args.max_steps,
             num_envs=args.num_envs,

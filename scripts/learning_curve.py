@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default="results/success_vs_steps.png", help="plot; a JSON per run goes beside it")
     parser.add_argument("--title", default="")
     args = parser.parse_args(argv)
+    from evaluation.learning_curve import curves_from_results, plot_curves, success_curve
     from training.atomic import write_json
-    from training.learning_curve import curves_from_results, plot_curves, success_curve
 
     if bool(args.runs) == bool(args.from_results):
         parser.error("give run folders to evaluate, or --from_results JSON files to plot (not both)")

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = Parser(description=__doc__)
     parser.add_argument("results", nargs="+", help="result JSONs (written by scripts/evaluate_act_proper.py)")
     args = parser.parse_args(argv)
-    from training.compare import IncompatibleResults, pooled_success
+    from evaluation.compare import IncompatibleResults, pooled_success
 
     loaded = read_json_files(args.results)
     if loaded is None:

@@ -39,9 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from envs.hdf5_demos import DemoFileError
+    from evaluation.rollout import EvalConfig, evaluate_checkpoint
+    from evaluation.video import write_demo_videos
     from training.checkpoint import CheckpointError
-    from training.evaluation import EvalConfig, evaluate_checkpoint
-    from training.video import write_demo_videos
 
     try:
         if args.dataset:

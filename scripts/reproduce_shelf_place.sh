@@ -35,12 +35,8 @@
 # shelf-place-v3: e.g. 0.015 makes the expert descend 1.5 cm further onto the block before lifting
 # it, see collect_act_demos.py --grasp_depth; 0.015 on a CPU, see 2.), GRASP_HOLD (0; shelf-place-v3:
 # e.g. 10 makes the expert descend with open fingers, close them standing still for 10 steps, then
-# lift; 10 on a CPU, see 2.), STARTS (sequential:
-# demo seeds 0, 1, 2, ...; spread: 50 of the first 1000 seeds chosen to cover the initial block and
-# shelf positions evenly, see collect_act_demos.py --starts), LIFT_FIRST (0; 1: shelf-place-v3's expert
-# lifts the block straight up to 0.30 m before moving it sideways, so the hand camera sees the shelf
-# during that move, see collect_act_demos.py --lift_first; adds "-liftfirst"),
-# BACKBONE_STRIDE (32; 16 stops the ResNet after layer3 for a finer token grid), CHUNK (50, 10 for
+# lift; 10 on a CPU, see 2.),
+# CHUNK (50, 10 for
 # shelf-place-v3 on a CPU: the actions predicted per query; chunk execution runs all of them
 # open-loop), AMP (auto: bf16 on a
 # CPU with native bf16, else off; bf16 trains under bfloat16 autocast: 1.5x faster per step with
@@ -50,8 +46,7 @@
 # decays both learning rates to a tenth by the last step, see train_act_proper.py --lr_schedule),
 # CVAE_DETACH (0; 1 for modified on a CPU; 1 needs modified: its CVAE encoder
 # sees the image tokens detached, so the KL term
-# does not train the backbone, see train_act_proper.py --cvae_detach_images), MIRROR (0; 1 mirrors a
-# random half of each batch across x = 0, see train_act_proper.py --augment_mirror), VAL_FRACTION (0.1; 0 on
+# does not train the backbone, see train_act_proper.py --cvae_detach_images), VAL_FRACTION (0.1; 0 on
 # a CPU: the share of the demos held out for the validation loss, which is logged
 # but selects nothing; 0 trains on all of them and logs the training loss alone; a value other than
 # 0.1 adds "-val<v>"), ACTION_LOSS (l1, ACT's; l2 on a CPU; l2 or huber: the
@@ -80,14 +75,7 @@ TA_EPISODES="${TA_EPISODES:-$EPISODES}"
 IMAGE_SIZE="${IMAGE_SIZE:-96}"
 SHIFT="${SHIFT:-4}"
 STATE_INPUT="${STATE_INPUT:-qpos}"
-BACKBONE_STRIDE="${BACKBONE_STRIDE:-32}"
 ACTION_NOISE="${ACTION_NOISE:-0}"
-STARTS="${STARTS:-sequential}"
-LIFT_FIRST="${LIFT_FIRST:-0}"
-if [[ "$LIFT_FIRST" != 0 && "$LIFT_FIRST" != 1 ]]; then
-  echo "error: LIFT_FIRST must be 0 or 1, got $LIFT_FIRST" >&2
-  exit 2
-fi
 AMP="${AMP:-auto}"
 AVERAGE="${AVERAGE:-5}"
 SNAPSHOT_EVERY="${SNAPSHOT_EVERY:-1000}"
@@ -97,13 +85,6 @@ if [[ "$LR_SCHEDULE" != constant && "$LR_SCHEDULE" != cosine ]]; then
   echo "error: LR_SCHEDULE must be constant or cosine, got $LR_SCHEDULE" >&2
   exit 2
 fi
-MIRROR="${MIRROR:-0}"
-if [[ "$MIRROR" != 0 && "$MIRROR" != 1 ]]; then
-  echo "error: MIRROR must be 0 or 1, got $MIRROR" >&2
-  exit 2
-fi
-MIRROR_FLAG=()
-if [[ "$MIRROR" == 1 ]]; then MIRROR_FLAG=(--augment_mirror); fi
 COMPILE="${COMPILE:-0}"
 if [[ "$COMPILE" != 0 && "$COMPILE" != 1 ]]; then
   echo "error: COMPILE must be 0 or 1, got $COMPILE" >&2
@@ -176,13 +157,8 @@ DATA_TAG=""
 if [[ "$ACTION_NOISE" != 0 ]]; then DATA_TAG="-noise${ACTION_NOISE}"; fi
 if [[ "$GRASP_DEPTH" != 0 ]]; then DATA_TAG="${DATA_TAG}-deep${GRASP_DEPTH}"; fi
 if [[ "$GRASP_HOLD" != 0 ]]; then DATA_TAG="${DATA_TAG}-hold${GRASP_HOLD}"; fi
-if [[ "$STARTS" != sequential ]]; then DATA_TAG="${DATA_TAG}-${STARTS}"; fi
-LIFT_FLAG=()
-if [[ "$LIFT_FIRST" == 1 ]]; then DATA_TAG="${DATA_TAG}-liftfirst"; LIFT_FLAG=(--lift_first); fi
 DATA="${P}data/${TASK}__${CAMERA_TAG}${DATA_TAG}.hdf5"
 TAG="__${CAMERA_TAG}${DATA_TAG}-shift${SHIFT}"
-if [[ "$MIRROR" == 1 ]]; then TAG="${TAG}-mirror"; fi
-if [[ "$BACKBONE_STRIDE" != 32 ]]; then TAG="${TAG}-stride${BACKBONE_STRIDE}"; fi
 if [[ "$CHUNK" != 50 ]]; then TAG="${TAG}-chunk${CHUNK}"; fi
 if [[ "$STATE_INPUT" != qpos ]]; then TAG="${TAG}-${STATE_INPUT}"; fi
 if [[ "$BATCH" != 8 ]]; then TAG="${TAG}-b${BATCH}"; fi
@@ -218,8 +194,8 @@ if [[ ! -f "$DATA" ]]; then
   RESUME=()
   [[ -f "$DATA.partial" ]] && RESUME=(--resume)
   python scripts/collect_act_demos.py --task "$TASK" --num_demos "$NUM_DEMOS" --cameras "${CAMERA_LIST[@]}" \
-    --image_size "$IMAGE_SIZE" --action_noise "$ACTION_NOISE" --grasp_depth "$GRASP_DEPTH" --grasp_hold "$GRASP_HOLD" --starts "$STARTS" --workers 2 --output "$DATA" \
-    "${LIFT_FLAG[@]}" "${RESUME[@]}"
+    --image_size "$IMAGE_SIZE" --action_noise "$ACTION_NOISE" --grasp_depth "$GRASP_DEPTH" --grasp_hold "$GRASP_HOLD" --workers 2 --output "$DATA" \
+    "${RESUME[@]}"
 else
   echo "exists, skipping collection"
 fi
@@ -232,8 +208,8 @@ else
   python scripts/train_act_proper.py --model "$MODEL" --data "$DATA" --cameras "${CAMERA_LIST[@]}" \
     --steps "$STEPS" --batch_size "$BATCH" --lr 1e-4 --lr_backbone 1e-4 --chunk_size "$CHUNK" --hidden_dim 256 \
     --dim_feedforward 1024 --augment_shift "$SHIFT" --state_input "$STATE_INPUT" \
-    --backbone_stride "$BACKBONE_STRIDE" --amp "$AMP" --ema_decay "$EMA" --lr_schedule "$LR_SCHEDULE" --val_fraction "$VAL_FRACTION" --action_loss "$ACTION_LOSS" --val_every "$VAL_EVERY" --save_every "$SNAPSHOT_EVERY" --seed "$SEED" \
-    "${DETACH_FLAG[@]}" "${MIRROR_FLAG[@]}" "${COMPILE_FLAG[@]}" --device "$DEVICE" --num_workers "$WORKERS" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
+    --amp "$AMP" --ema_decay "$EMA" --lr_schedule "$LR_SCHEDULE" --val_fraction "$VAL_FRACTION" --action_loss "$ACTION_LOSS" --val_every "$VAL_EVERY" --save_every "$SNAPSHOT_EVERY" --seed "$SEED" \
+    "${DETACH_FLAG[@]}" "${COMPILE_FLAG[@]}" --device "$DEVICE" --num_workers "$WORKERS" --output_dir "${P}runs" --run_name "$(basename "$RUN")"
 fi
 
 WEIGHTS="$RUN/checkpoints/last.pth"

@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = Parser(description=__doc__)
     parser.add_argument("results", nargs="+", help="result JSON files")
     args = parser.parse_args(argv)
-    from training.evaluation import results_markdown_table
+    from evaluation.rollout import results_markdown_table
 
     results = read_json_files(args.results)
     if results is None:

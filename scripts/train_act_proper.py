@@ -29,7 +29,6 @@ MODEL_FLAGS = {
     "dropout": non_negative_float,
     "kl_weight": non_negative_float,
     "backbone_norm": str,
-    "backbone_stride": positive_int,
 }
 
 
@@ -78,16 +77,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="> 0 (e.g. 0.999): checkpoints hold an exponential moving average of the weights (0 = off, ACT's)",
     )
     parser.add_argument("--augment_shift", type=non_negative_int, default=4, help="random-shift augmentation, pixels (0 = off)")
-    parser.add_argument(
-        "--augment_mirror", action="store_true",
-        help="mirror a random half of each batch across x = 0 (images flipped left-right, hand and action x negated): "
-        "for tasks symmetric about x = 0 (shelf-place) with the behindGripper camera alone; measured harmful from "
-        "scratch (the model stops predicting x) and no gain as fine-tuning (--init_weights), see README",
-    )
-    parser.add_argument(
-        "--augment_mirror_prob", type=float, default=0.5,
-        help="with --augment_mirror: the chance that a sample is mirrored (1 trains in the mirrored world alone)",
-    )
     parser.add_argument("--val_fraction", type=non_negative_float, default=0.1)
     parser.add_argument(
         "--init_weights", default="",
@@ -131,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
 
+    from evaluation.training_rollouts import attach_rollout_eval
     from training.trainer import TrainConfig, Trainer, TrainSetupError
-    from training.training_eval import attach_rollout_eval
 
     try:
         if args.resume:
@@ -165,8 +154,6 @@ def main(argv: list[str] | None = None) -> int:
                 huber_delta=args.huber_delta,
                 ema_decay=args.ema_decay,
                 augment_shift=args.augment_shift,
-                augment_mirror=args.augment_mirror,
-                augment_mirror_prob=args.augment_mirror_prob,
                 init_weights=args.init_weights,
                 val_fraction=args.val_fraction,
                 seed=args.seed,

@@ -34,8 +34,8 @@ def _perturbed_copy(tiny_checkpoint: str, path, step: int, seed: int) -> str:
 
 
 def test_script_writes_the_mean_and_the_policy_runs(tiny_checkpoint, tmp_path):
+    from evaluation.policy import ACTPolicy
     from training.checkpoint import load_checkpoint
-    from training.policy import ACTPolicy
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)

@@ -148,7 +148,7 @@ def test_deeper_grasp_expert_grasps_lower_and_still_succeeds():
     and the episode still succeeds; the first steps (positioning above the block) are unchanged."""
     from envs.collection import run_expert_episode
     from envs.experts import DeeperGraspExpert, make_expert
-    from training.evaluation import grasp_heights
+    from evaluation.rollout import grasp_heights
 
     config = EnvConfig(task="shelf-place-v3", cameras=("behindGripper",), image_size=16, max_steps=200)
     with MetaWorldEnv(config) as env:

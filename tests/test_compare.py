@@ -12,14 +12,14 @@ import sys
 import pytest
 
 from envs import EVAL_SEED_OFFSET
-from training.compare import (
+from evaluation.compare import (
     IncompatibleResults,
     UnpairedResults,
     exact_mcnemar_p,
     paired_comparison,
     pooled_success,
 )
-from training.evaluation import EvalConfig, evaluate_checkpoint, save_results, wilson_interval
+from evaluation.rollout import EvalConfig, evaluate_checkpoint, save_results, wilson_interval
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "scripts", "compare_results.py")

@@ -15,9 +15,10 @@ import pytest
 from envs import EVAL_SEED_OFFSET, EnvConfig
 from envs.experts import expert_action, make_expert
 from envs.hdf5_demos import read_episode, validate_demo_file
-from training.checkpoint import load_checkpoint
-from training.eval_journal import JournalMismatch, journal_path
-from training.evaluation import (
+from evaluation.journal import JournalMismatch, journal_path
+from evaluation.metaworld_harness import ACTHarnessAgent, make_harness_envs, score_with_metaworld_harness
+from evaluation.policy import ACTPolicy
+from evaluation.rollout import (
     EvalConfig,
     check_env_matches_policy,
     evaluate,
@@ -27,9 +28,8 @@ from training.evaluation import (
     resolve_eval_seeds,
     wilson_interval,
 )
-from training.metaworld_harness import ACTHarnessAgent, make_harness_envs, score_with_metaworld_harness
-from training.policy import ACTPolicy
-from training.video import SUCCESS_COLOR, write_demo_videos
+from evaluation.video import SUCCESS_COLOR, write_demo_videos
+from training.checkpoint import load_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -114,7 +114,7 @@ def test_default_seeds_avoid_demo_seeds_and_overlap_is_refused(tiny_checkpoint):
 
 def test_demo_state_diagnostic_replays_training_starts_and_is_marked(tiny_checkpoint, tmp_path):
     """--on_demo_states replays the demonstrations' own initial states, and every output says so."""
-    from training.evaluation import format_summary, results_markdown_table
+    from evaluation.rollout import format_summary, results_markdown_table
 
     policy = ACTPolicy.from_checkpoint(tiny_checkpoint)
     assert resolve_eval_seeds(EvalConfig(episodes=2, on_demo_states=True), policy.demo_seeds) == [0, 1]

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from training.evaluation import EvalConfig, evaluate_checkpoint, save_results
-from training.learning_curve import curves_from_results, plot_curves, snapshots, success_curve
-from training.training_eval import TRAINING_EVAL_SEED_OFFSET
+from evaluation.learning_curve import curves_from_results, plot_curves, snapshots, success_curve
+from evaluation.rollout import EvalConfig, evaluate_checkpoint, save_results
+from evaluation.training_rollouts import TRAINING_EVAL_SEED_OFFSET
 
 
 def test_snapshots_are_scored_in_step_order_on_training_eval_seeds(tiny_checkpoint, tmp_path):

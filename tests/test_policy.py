@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
+from evaluation.policy import ACTPolicy, TemporalAggregator
 from training.checkpoint import CheckpointError, load_checkpoint
-from training.policy import ACTPolicy, TemporalAggregator
 
 CAMERA = "behindGripper"
 SIZE = 64

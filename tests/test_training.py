@@ -435,8 +435,8 @@ def test_train_script_reports_user_errors_without_traceback(tiny_demo_file, tmp_
 
 
 def test_evaluation_during_training_selects_best_by_success(tiny_demo_file, tmp_path):
-    from training.evaluation import EvalConfig, evaluate_checkpoint
-    from training.training_eval import TRAINING_EVAL_SEED_OFFSET, attach_rollout_eval
+    from evaluation.rollout import EvalConfig, evaluate_checkpoint
+    from evaluation.training_rollouts import TRAINING_EVAL_SEED_OFFSET, attach_rollout_eval
 
     config = tiny_train_config(
         tiny_demo_file, tmp_path, steps=2, val_every=2, eval_every=1, eval_episodes=2, eval_max_steps=8,
@@ -555,8 +555,8 @@ def test_privileged_state_input_trains_and_drives_the_policy_from_env_state(tiny
     """--state_input env_state (the upper-bound run): the model sees MetaWorld's 39 floats in training
     and at rollout, and result files say so."""
     from envs.metaworld_wrapper import MetaWorldEnv
-    from training.evaluation import EvalConfig, evaluate, format_summary, results_markdown_table
-    from training.policy import ACTPolicy
+    from evaluation.policy import ACTPolicy
+    from evaluation.rollout import EvalConfig, evaluate, format_summary, results_markdown_table
 
     trainer = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path, state_input="env_state"), TINY_MODEL)
     run_dir = trainer.run(progress=False)

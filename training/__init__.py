@@ -1,4 +1,4 @@
-"""Dataset, normaliser, training loop and policy wrapper for ACT."""
+"""Training: the demonstration dataset, the normaliser, the loss, the loop and its checkpoints."""
 
 # torchvision loads torch's compiler stack (triton, with its own LLVM) on first import. Loaded after
 # Mesa's llvmpipe has made a GL context in the same process, that import segfaults (measured: a

@@ -7,7 +7,8 @@ Run layout (one folder per run)::
         metrics.jsonl        one JSON object per log event (train/*, val/*, eval/*, perf/*)
         plots/loss.png       train and validation loss, refreshed at every validation
         checkpoints/last.pth latest state (resume point)
-        checkpoints/best.pth lowest validation loss, or highest eval success (select_best)
+        checkpoints/best.pth lowest validation loss, or highest eval success (select_best); absent
+                             when the run has neither a validation split nor rollouts
         checkpoints/step_<k>.pth  weights every save_every steps (for success-vs-steps curves)
 
 With ``ema_decay`` > 0 the trainer keeps an exponential moving average of the weights beside
@@ -47,7 +48,7 @@ from envs.hdf5_demos import DemoFileInfo, validate_demo_file
 from models import MODEL_KINDS, ACTConfig, build_model
 from training import batch_keys
 from training.atomic import atomic_path, write_json, write_text
-from training.augment import MIRROR_CAMERAS, mirror_x, random_shift
+from training.augment import random_shift
 from training.checkpoint import CheckpointError, code_version, load_checkpoint, save_checkpoint
 from training.dataset import (
     STATE_INPUTS,
@@ -114,10 +115,6 @@ class TrainConfig:
     huber_delta: float = 1.0  # huber: the error (normalised action units) below which it is quadratic
     ema_decay: float = 0.0  # > 0 (e.g. 0.999): checkpoints hold an exponential moving average of the weights
     augment_shift: int = 4  # random-shift augmentation in pixels (0 = off)
-    augment_mirror: bool = False  # mirror a random half of each batch across x = 0 (images flipped, hand and
-    # action x negated): for tasks symmetric about x = 0 and the cameras in training.augment.MIRROR_CAMERAS
-    augment_mirror_prob: float = 0.5  # with augment_mirror: the chance that a sample is mirrored (1 = every
-    # sample, i.e. training in the mirrored world alone: a probe of whether that world is as learnable)
     val_fraction: float = 0.1  # share of episodes held out for validation loss
     init_weights: str = ""  # a checkpoint of the same model and architecture whose weights (and joint
     # state / action normaliser) start this run; step, optimiser and schedule start afresh ("" = random init)
@@ -172,17 +169,6 @@ class TrainConfig:
             raise TrainSetupError("huber_delta needs action_loss huber")
         if not 0.0 <= self.ema_decay < 1.0:
             raise TrainSetupError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.augment_mirror and self.state_input != "qpos":
-            raise TrainSetupError("augment_mirror mirrors the hand state only: it needs state_input qpos")
-        if self.augment_mirror and any(camera not in MIRROR_CAMERAS for camera in self.cameras):
-            raise TrainSetupError(
-                f"augment_mirror needs cameras whose image a mirror in x flips left-right ({', '.join(MIRROR_CAMERAS)}); "
-                f"got {', '.join(self.cameras)}"
-            )
-        if not 0.0 < self.augment_mirror_prob <= 1.0:
-            raise TrainSetupError(f"augment_mirror_prob must be in (0, 1], got {self.augment_mirror_prob}")
-        if self.augment_mirror_prob != 0.5 and not self.augment_mirror:
-            raise TrainSetupError("augment_mirror_prob needs augment_mirror")
         if not 0.0 <= self.val_fraction < 1.0:
             raise TrainSetupError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.weight_decay < 0 or self.grad_clip <= 0 or self.augment_shift < 0 or self.num_workers < 0:
@@ -438,13 +424,6 @@ class Trainer:
             images = random_shift(images, self.config.augment_shift, generator)  # on self.device
         qpos = batch[batch_keys.QPOS].to(self.device)  # (B, Q)
         action_chunk = batch[batch_keys.ACTION_CHUNK].to(self.device)  # (B, S, A)
-        if augment and self.config.augment_mirror:
-            seed = int(np.random.default_rng([self.config.seed, step, 2]).integers(2**62))
-            norm = self.normalizer
-            images, qpos, action_chunk = mirror_x(
-                images, qpos, action_chunk, norm.qpos_mean, norm.qpos_std, norm.action_mean, norm.action_std,
-                torch.Generator().manual_seed(seed), self.config.augment_mirror_prob,
-            )
         return {
             "qpos": qpos,  # (B, Q)
             "images": images,
@@ -626,9 +605,11 @@ class Trainer:
             record.update(self.eval_fn(self))
         if record:
             self.log(record)
+        # best.pth is the lowest validation loss or the highest rollout success; a run without
+        # either (no validation split, no rollouts) has no best.pth: training loss picks nothing
         value = None
         if self.config.select_best == "val_loss":
-            value = -record["val/loss"] if "val/loss" in record else -self.history[-1].get("train/loss", math.inf)
+            value = -record["val/loss"] if "val/loss" in record else None
         elif "eval/success_rate" in record:
             value = record["eval/success_rate"]
         if value is not None and (self.best_value is None or value > self.best_value):

@@ -87,7 +87,7 @@ def pooled_success(results: list[dict[str, Any]]) -> dict[str, Any]:
     IncompatibleResults when the task, the step limit, the model kind or the execution mode
     (chunked / temporal aggregation) differ, since those pools would mean nothing.
     """
-    from training.evaluation import wilson_interval
+    from evaluation.rollout import wilson_interval
 
     if len(results) < 2:
         raise IncompatibleResults(f"pooling needs at least two results, got {len(results)}")

@@ -19,8 +19,8 @@ TRAINING_EVAL_SEED_OFFSET = EVAL_SEED_OFFSET + 500_000
 
 def rollout_success(trainer: Trainer) -> dict[str, float]:
     """Success rate of the trainer's current model over `eval_episodes` rollouts."""
-    from training.evaluation import EvalConfig, evaluate
-    from training.policy import ACTPolicy
+    from evaluation.policy import ACTPolicy
+    from evaluation.rollout import EvalConfig, evaluate
 
     policy = ACTPolicy.from_checkpoint(
         trainer.checkpoint_dict(with_optimizer=False),

@@ -1,7 +1,7 @@
 """A journal of finished evaluation episodes, so an interrupted evaluation continues where it stopped.
 
 A 100-episode evaluation with temporal aggregation takes 20–35 minutes on the 2-core CPU; a crash,
-Ctrl-C or the end of a session would otherwise lose all of it. `evaluate(..., journal=path)` appends
+Ctrl-C or a lost connection would otherwise lose all of it. `evaluate(..., journal=path)` appends
 one JSON line per finished episode to `path` (flushed and fsynced), after a first line that holds
 the journal's key: what decides an episode's outcome (the checkpoint's sha256 and step, the
 execution settings, the step limit, the environment). A later evaluation with the same key reuses

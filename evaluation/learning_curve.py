@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from evaluation.rollout import EvalConfig, evaluate_checkpoint
+from evaluation.training_rollouts import TRAINING_EVAL_SEED_OFFSET
 from training.atomic import atomic_path
-from training.evaluation import EvalConfig, evaluate_checkpoint
-from training.training_eval import TRAINING_EVAL_SEED_OFFSET
 
 SNAPSHOT = re.compile(r"step_(\d+)\.pth$")
 

@@ -2,7 +2,8 @@
 
 `evaluate(policy, config)` rolls out `num_envs` `envs.MetaWorldEnv` instances in this process and
 batches their model queries. Episode ``i`` starts from seed ``seeds[i]`` (default
-``EVAL_SEED_OFFSET + seed + i``, disjoint from every collection seed); whenever an environment's
+``SPLIT_OFFSETS[split] + seed + i``: the validation range by default, the test range for reported
+figures, both disjoint from every collection seed, see `envs.seeds`); whenever an environment's
 episode ends, that environment takes the next unused seed, so the scored set of episodes is fixed by
 the seed list and does not depend on `num_envs` or on which episodes finish first. Seeds of the
 policy's own training demonstrations are always refused.
@@ -20,7 +21,7 @@ Result dict (also what ``scripts/evaluate_act_proper.py`` writes as JSON):
   ``mean_steps_to_success`` / ``median_steps_to_success`` (over successful episodes; None if none),
   ``episodes_per_minute`` and ``wall_s`` (everything, environment construction included),
   ``setup_s`` (environment construction alone), ``resumed_episodes`` (episodes taken from a journal
-  of an interrupted run, `training.eval_journal`; 0 normally);
+  of an interrupted run, `evaluation.journal`; 0 normally);
 - ``per_episode``: one dict per episode, in seed order: ``seed``, ``object_init_pos``, ``goal_pos``,
   ``success``, ``steps``, ``return``, ``video`` (path or None), and what the object did (MetaWorld's
   state, recorded only): ``max_object_lift_m``, ``final_object_to_goal_m``, ``grasp_offset_m``
@@ -44,14 +45,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
-from envs import COLLECTION_SEED_LIMIT, EVAL_SEED_OFFSET, EnvConfig, MetaWorldEnv
+from envs import COLLECTION_SEED_LIMIT, EnvConfig, MetaWorldEnv
+from envs.seeds import SPLIT_OFFSETS, SPLIT_SIZE, split_of_seed
 from envs.metaworld_wrapper import FINGER_OPENING, HAND_POS, OBJECT_POS
+from evaluation.journal import EpisodeJournal, journal_key
+from evaluation.video import annotate, write_video
 from training.atomic import write_json
-from training.eval_journal import EpisodeJournal, journal_key
-from training.video import annotate, write_video
 
 if TYPE_CHECKING:
-    from training.policy import ACTPolicy
+    from evaluation.policy import ACTPolicy
 
 DEFAULT_EPISODES = 50
 MIN_VIDEO_SIZE = 256
@@ -60,7 +62,8 @@ MIN_VIDEO_SIZE = 256
 @dataclass
 class EvalConfig:
     episodes: int | None = None  # episodes to run; None = len(seeds) if seeds are given, else 50
-    seed: int = 0  # default seeds are EVAL_SEED_OFFSET + seed + i for episode i
+    split: str = "validation"  # seed range: "validation" (every choice) or "test" (reported figures only)
+    seed: int = 0  # default seeds are the split's first seed + seed + i for episode i
     seeds: list[int] | None = None  # explicit episode seeds (override seed); demo seeds are refused
     max_steps: int = 500  # step limit per episode (MetaWorld's own limit is 500)
     num_envs: int = 1  # environments rolled out together, their model queries batched
@@ -94,13 +97,17 @@ class EvalConfig:
             raise ValueError(f"episodes must be >= 1, got {self.episodes}")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if self.split not in SPLIT_OFFSETS:
+            raise ValueError(f"split must be one of {', '.join(SPLIT_OFFSETS)}, got {self.split!r}")
+        if self.seeds is None and self.seed + self.episodes > SPLIT_SIZE // 2:
+            raise ValueError(f"seed + episodes must stay below {SPLIT_SIZE // 2} to remain inside the {self.split} range")
         if not 1 <= self.max_steps <= 500:
             raise ValueError(f"max_steps must be in [1, 500] (MetaWorld's limit), got {self.max_steps}")
         if self.num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
         if self.query_freq is not None and self.query_freq < 1:
             raise ValueError(f"query_freq must be >= 1 (at most the chunk size), got {self.query_freq}")
-        from training.policy import check_temporal_agg_k
+        from evaluation.policy import check_temporal_agg_k
 
         check_temporal_agg_k(self.k)
         if self.num_videos < 0:
@@ -150,21 +157,21 @@ def resolve_eval_seeds(config: EvalConfig, demo_seeds: list[int] | None) -> list
     if config.seeds is not None:
         seeds = list(config.seeds)
     else:
-        seeds = [EVAL_SEED_OFFSET + config.seed + i for i in range(config.episodes)]
+        seeds = [SPLIT_OFFSETS[config.split] + config.seed + i for i in range(config.episodes)]
     if demo_seeds is None:
         risky = [seed for seed in seeds if seed < COLLECTION_SEED_LIMIT]
         if risky:
             raise ValueError(
                 f"the checkpoint does not record its demonstration seeds, so seeds below {COLLECTION_SEED_LIMIT} "
                 f"({risky[:5]}{'...' if len(risky) > 5 else ''}) might be training episodes; use seeds >= "
-                f"{EVAL_SEED_OFFSET}"
+                f"{SPLIT_OFFSETS['validation']}"
             )
         return seeds
     overlap = sorted(set(seeds) & set(demo_seeds))
     if overlap:
         raise ValueError(
             f"evaluation seed(s) {overlap[:10]}{'...' if len(overlap) > 10 else ''} are seeds of the policy's "
-            f"training demonstrations; evaluate on held-out seeds (the default seeds start at {EVAL_SEED_OFFSET})"
+            f"training demonstrations; evaluate on held-out seeds (the default seeds start at {SPLIT_OFFSETS['validation']})"
         )
     return seeds
 
@@ -392,7 +399,8 @@ def evaluate(
     successes = sum(record["success"] for record in per_episode)
     success_steps = [record["steps"] for record in per_episode if record["success"]]
     low, high = wilson_interval(successes, len(per_episode))
-    settings = dict(config.to_dict(), seeds=seeds, num_envs=num_envs, video_size=video_size)
+    settings = dict(config.to_dict(), seeds=seeds, num_envs=num_envs, video_size=video_size,
+                    seed_splits=sorted({split_of_seed(seed) for seed in seeds}))
     settings.update(policy.settings())
     return {
         "success_rate": successes / len(per_episode),
@@ -415,7 +423,7 @@ def evaluate(
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, config: EvalConfig, progress: bool = True) -> dict[str, Any]:
     """Loads the policy from `checkpoint` onto ``config.device`` (default cpu) and evaluates it."""
-    from training.policy import ACTPolicy
+    from evaluation.policy import ACTPolicy
 
     policy = ACTPolicy.from_checkpoint(
         checkpoint, device=config.device or "cpu", temporal_agg=config.temporal_agg,
@@ -452,6 +460,7 @@ def format_summary(results: dict[str, Any]) -> str:
         ("checkpoint", f"{checkpoint['path']} (step {checkpoint['step']}, {checkpoint['model_kind']} ACT)"),
         ("task", f"{checkpoint['task']}, cameras {', '.join(checkpoint['cameras'])} at {checkpoint['image_size']} px"
                  + _privileged_note(checkpoint)),
+        ("seeds", f"{settings.get('split', 'validation')} range, {', '.join(settings.get('seed_splits', []))}"),
         ("mode", f"{mode}, query every {settings['query_freq']} step(s), k={settings['k']}"),
         ("success rate", f"{success}, 95% CI [{low:.3f}, {high:.3f}]"),
         ("steps to success", f"mean {steps[0]}, median {steps[1]}"),

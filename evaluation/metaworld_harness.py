@@ -22,7 +22,7 @@ Sub-env ``i`` of ``n`` plays seeds ``EVAL_SEED_OFFSET + seed + i + j * n`` for i
 
 Caveat of the harness itself: with more than one env it keeps the *first* ``num_episodes`` episodes
 to finish, and successful episodes end early, so ``num_envs > 1`` biases its success rate upward.
-`training.evaluation.evaluate` scores a fixed seed list instead; use it for reported numbers.
+`evaluation.rollout.evaluate` scores a fixed seed list instead; use it for reported numbers.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from metaworld.wrappers import AutoTerminateOnSuccessWrapper
 
 from envs import EVAL_SEED_OFFSET, EnvConfig, MetaWorldEnv
 from envs.metaworld_wrapper import ACTION_DIM, ENV_STATE_DIM
-from training.policy import ACTPolicy
+from evaluation.policy import ACTPolicy
 
 
 class SeededCameraEnv(gym.Env):

@@ -2,7 +2,7 @@
 """Evaluation throughput benchmark; prints JSON.
 
 On a freshly initialised (untrained) ACT checkpoint (hidden 256, one 128 px camera, chunk 50) it
-measures episodes/minute of `training.evaluation.evaluate` with 1 and 4 environments rolled out
+measures episodes/minute of `evaluation.rollout.evaluate` with 1 and 4 environments rolled out
 together, and the model's inference latency per environment-step when the 4 environments' queries
 are batched versus sent one at a time. Untrained policies never succeed, so every episode runs the
 full --max_steps, which keeps the numbers comparable.
@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
 
-    from training.evaluation import EvalConfig, evaluate
-    from training.policy import ACTPolicy
+    from evaluation.policy import ACTPolicy
+    from evaluation.rollout import EvalConfig, evaluate
 
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     with tempfile.TemporaryDirectory() as folder:

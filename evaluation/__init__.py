@@ -1,0 +1,1 @@
+"""Evaluation: the policy wrapper around a checkpoint, rollouts on held-out states, videos, reports."""
