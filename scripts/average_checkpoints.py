@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--run", help="run folder; with --steps, its checkpoints/step_<k>.pth snapshots")
     parser.add_argument("--steps", nargs="+", type=positive_int, help="snapshot steps to average (with --run)")
     parser.add_argument("--output", required=True, help="where to write the averaged checkpoint")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     args = parser.parse_args(argv)
 
     from training.checkpoint import CheckpointError, average_checkpoints, load_checkpoint, save_checkpoint
@@ -45,13 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     output = Path(args.output)
     if output.resolve() in {path.resolve() for path in paths}:
         parser.error(f"--output {output} is one of the inputs; write the average to a new file")
+    if output.exists() and not args.overwrite:
+        parser.error(f"{output} exists; pass --overwrite to replace it or choose another --output")
     try:
         checkpoints = [load_checkpoint(path) for path in paths]
         averaged = average_checkpoints(checkpoints)
     except CheckpointError as error:
         parser.error(str(error))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(output, averaged)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(output, averaged)
+    except OSError as error:
+        parser.error(f"cannot write {output}: {error.strerror or error}")
     print(json.dumps({"output": str(output), "averaged_from": averaged["averaged_from"]}, indent=1))
     return 0
 

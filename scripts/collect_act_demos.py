@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except (TaskNameError, ValueError, OutputExistsError, DemoFileError, RenderBackendError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # an output folder that cannot be made or written
+        print(f"error: cannot write {error.filename or args.output}: {error.strerror or error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(
             "\ninterrupted: finished episodes are kept in the .partial file; rerun the same command with --resume",

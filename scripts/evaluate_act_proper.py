@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import _bootstrap  # noqa: F401
 from _cli import Parser, non_negative_int, positive_int, stop_cleanly_on_signals
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         names = {"task": policy.task, "model": policy.model_kind}
         if config.video_dir:
             config.video_dir = config.video_dir.format(**names)
+            Path(config.video_dir).mkdir(parents=True, exist_ok=True)  # fails here, not after the first episode
         output = args.output.format(**names) if args.output else None
         journal = None
         if args.resume and not output:
@@ -119,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             journal = open_journal(journal_path(output), policy, config)
     except (CheckpointError, ValueError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an output or video folder that cannot be made or written
+        print(f"error: cannot write {error.filename}: {error.strerror or error}", file=sys.stderr)
         return 2
     except KeyError as error:
         hint = "use {task} and {model}"

@@ -218,8 +218,10 @@ if (( AVERAGE > 1 )); then
   echo "== 3/4 weights: the mean of the snapshots at steps $FIRST to $STEPS"
   WEIGHTS="$RUN/checkpoints/avg_${FIRST}-${STEPS}.pth"
   # shellcheck disable=SC2046  # one argument per step
-  python scripts/average_checkpoints.py --run "$RUN" --steps $(seq "$FIRST" "$SNAPSHOT_EVERY" "$STEPS") \
-    --output "$WEIGHTS" > /dev/null
+  if [[ ! -f "$WEIGHTS" ]]; then
+    python scripts/average_checkpoints.py --run "$RUN" --steps $(seq "$FIRST" "$SNAPSHOT_EVERY" "$STEPS") \
+      --output "$WEIGHTS" > /dev/null
+  fi
   RESULT="${RESULT}__avg${FIRST}-${STEPS}"
 else
   echo "== 3/4 weights: last.pth"

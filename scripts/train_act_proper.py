@@ -32,6 +32,10 @@ MODEL_FLAGS = {
 }
 
 
+# What --resume may be given: the run to continue, its model (checked), a new step target, quiet.
+RESUME_FLAGS = ("resume", "model", "steps", "quiet")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = Parser(__doc__)
     parser.add_argument("--model", choices=["standard", "modified"], default=None, help="ACT variant (default standard)")
@@ -113,6 +117,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.steps is not None and args.epochs is not None:
         parser.error("pass --steps or --epochs, not both")
+    # the flags given with a value other than their default: what a resumed run would have to change
+    args.changed = sorted(name for name, value in vars(args).items() if value != parser.get_default(name))
+    if args.resume:
+        refused = [name for name in args.changed if name not in RESUME_FLAGS]
+        if refused:
+            parser.error(
+                "--resume continues a run with the settings it was started with; "
+                + ", ".join(f"--{name}" for name in refused)
+                + " would change it. Start a new run (another --run_name) to train with other settings"
+            )
     return args
 
 
@@ -126,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.resume:
             trainer = Trainer.resume(args.resume, expected_model=args.model, steps=args.steps)
+            if trainer.step >= trainer.config.steps and args.steps is not None:
+                raise TrainSetupError(
+                    f"the run is at step {trainer.step}, so --steps {args.steps} trains nothing; "
+                    f"give more than {trainer.step} steps to continue it"
+                )
+            if args.steps is not None:
+                print(f"resuming with steps = {trainer.config.steps} (was {trainer.stored_steps})")
         else:
             model_overrides = {flag: getattr(args, flag) for flag in MODEL_FLAGS if getattr(args, flag) is not None}
             if args.pretrained_backbone:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 
 from envs import EnvConfig, MetaWorldEnv
-from envs.collection import CollectConfig, OutputExistsError, collect_demos, spread_seed_order
+from envs.collection import CollectConfig, OutputExistsError, collect_demos
 from envs.hdf5_demos import DemoFileError, episode_name, partial_path, read_episode, validate_demo_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -71,52 +70,6 @@ def test_two_workers_collect_the_same_episodes(tiny_demo_file, tmp_path):
         assert a["seed"] == b["seed"]
         np.testing.assert_array_equal(a["actions"], b["actions"])
         np.testing.assert_array_equal(a["images"]["behindGripper"], b["images"]["behindGripper"])
-
-
-def test_spread_order_is_greedy_farthest_point_over_the_initial_positions():
-    pool = 16
-    order = spread_seed_order("shelf-place-v3", 3, pool)
-    assert sorted(order) == list(range(3, 3 + pool)) and order[0] == 3
-    assert spread_seed_order("shelf-place-v3", 3, pool) == order  # a pure function of its arguments
-    # positions read independently, through the environment wrapper that collection records with
-    env = MetaWorldEnv(EnvConfig(task="shelf-place-v3", cameras=("behindGripper",), image_size=64))
-    try:
-        positions = {}
-        for seed in order:
-            env.reset(seed)
-            start = env.initial_positions()
-            positions[seed] = np.concatenate([start["object_pos"], start["goal_pos"]])
-    finally:
-        env.close()
-    points = np.stack([positions[s] for s in range(3, 3 + pool)])
-    low, spread = points.min(0), points.max(0) - points.min(0)
-    scaled = {s: (positions[s] - low) / np.where(spread > 0, spread, 1.0) for s in order}
-    gaps = []
-    for k in range(1, pool):  # each next seed is the one farthest from those already chosen
-        def gap(seed, chosen=order[:k]):
-            return min(np.linalg.norm(scaled[seed] - scaled[c]) for c in chosen)
-        assert gap(order[k]) == pytest.approx(max(gap(s) for s in order[k:]))
-        gaps.append(gap(order[k]))
-    assert all(a >= b - 1e-12 for a, b in itertools.pairwise(gaps))
-
-
-def test_spread_collection_keeps_the_first_successes_in_that_order(tmp_path):
-    output = tmp_path / "spread.hdf5"
-    config = CollectConfig(num_demos=3, output=str(output), image_size=64, steps_after_success=2, starts="spread",
-                           start_pool=12, max_attempts=10)
-    assert config.start_pool == 12
-    collect_demos(config, progress=False)
-    info = validate_demo_file(str(output))
-    with h5py.File(output) as f:
-        failed = set(json.loads(f.attrs["failed_seeds"]))
-        assert json.loads(f.attrs["collect_config"])["starts"] == "spread"
-    tried = spread_seed_order("shelf-place-v3", 0, 12)[:10]
-    assert config.seed_order() == tried
-    expected = [s for s in tried if s not in failed][:3]
-    assert sorted(info.episode_seeds) == sorted(expected)
-    assert set(failed) <= set(tried[: tried.index(expected[-1])])
-    with pytest.raises(ValueError, match="starts must be one of"):
-        CollectConfig(output=str(tmp_path / "x.hdf5"), starts="random")
 
 
 def test_noise_injection_keeps_clean_expert_labels(tiny_demo_file):
@@ -191,38 +144,6 @@ def test_grasp_hold_expert_descends_open_closes_standing_still_then_lifts():
             # zero motion: the hand only settles onto its target (it lags it by a few mm), at well under
             # the ~1 cm a step of the descent before it
             assert np.abs(np.diff(hand_z[first_grip + 1:first_grip + hold])).max() < 0.004
-
-
-def test_lift_first_expert_lifts_straight_up_before_it_carries_sideways():
-    """lift_first: after the grasp the hand rises to the carrying height with no sideways command,
-    and only up there does the expert move it toward the shelf; the episode still succeeds, the
-    steps before the lift are the grasp-hold expert's, and a second episode repeats it."""
-    from envs.collection import run_expert_episode
-    from envs.experts import make_expert
-    from envs.metaworld_wrapper import HAND_POS
-
-    config = EnvConfig(task="shelf-place-v3", cameras=("behindGripper",), image_size=16, max_steps=250)
-    with MetaWorldEnv(config) as env:
-        for seed in (1, 3):  # the block is carried 16 cm left on seed 1
-            plain = run_expert_episode(env, make_expert("shelf-place-v3", 0.015, 10), seed, steps_after_success=0)
-            expert = make_expert("shelf-place-v3", 0.015, 10, lift_first=True)
-            high = run_expert_episode(env, expert, seed, steps_after_success=0)
-            again = run_expert_episode(env, expert, seed, steps_after_success=0)
-            assert plain["success"] and high["success"]
-            np.testing.assert_array_equal(high["actions"], again["actions"])
-            actions, hand = high["actions"], high["env_state"][:, HAND_POS]  # (T, 4), (T+1, 3)
-            holding = np.flatnonzero(np.all(actions == [0.0, 0.0, 0.0, 1.0], axis=1))
-            lift = int(holding[-1]) + 1  # the first step after the hold: the lift starts
-            assert actions[lift, 2] > 0.5
-            np.testing.assert_array_equal(actions[:lift], plain["actions"][:lift])
-            first_sideways = lift + int(np.argmax(np.abs(actions[lift:, 0]) > 0.5))
-            assert np.all(actions[lift:first_sideways, 0] == 0.0)
-            assert hand[first_sideways, 2] >= 0.27  # within the 2 cm (and a step's lag) of 0.30 m
-            assert np.abs(plain["actions"][lift:first_sideways, 0]).max() > 0.5  # the plain expert carries sooner
-    with pytest.raises(ValueError, match="lift_first is implemented for shelf-place-v3 only"):
-        make_expert("pick-place-v3", lift_first=True)
-    with pytest.raises(TypeError, match="lift_first must be a bool"):
-        make_expert("shelf-place-v3", lift_first=1)
 
 
 def test_grasp_depth_is_refused_where_it_is_not_implemented(tmp_path):
@@ -315,7 +236,6 @@ def _run_script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess
         (["--task", "reach-v3", "--grasp_depth", "0.01"], "grasp_depth is implemented for shelf-place-v3 only"),
         (["--grasp_hold", "-1"], "grasp_hold must be in [0, 50]"),
         (["--task", "reach-v3", "--grasp_hold", "10"], "grasp_hold is implemented for shelf-place-v3 only"),
-        (["--task", "reach-v3", "--lift_first"], "lift_first is implemented for shelf-place-v3 only"),
     ],
 )
 def test_bad_arguments_give_a_message_not_a_traceback(args, expected, tmp_path):
@@ -364,23 +284,3 @@ def test_killed_collection_leaves_no_complete_file_and_resumes(tiny_demo_file, t
     for index in range(3):  # the resumed file equals an uninterrupted collection
         np.testing.assert_array_equal(read_episode(output, index)["actions"], read_episode(tiny_demo_file, index)["actions"])
 
-
-def test_expert_grasp_margin_script_reports_the_deeper_grasp():
-    """scripts/expert_grasp_margin.py rolls both experts out from the same seeds: the deeper variant's
-    lowest hand height before the lift is lower; a task without the variant is a clean error."""
-    script = os.path.join(ROOT, "scripts", "expert_grasp_margin.py")
-    done = subprocess.run(
-        [sys.executable, script, "--seeds", "2", "--grasp_depth", "0", "0.015", "--max_steps", "200"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)["by_grasp_depth"]
-    assert report["0.0"]["success"] == "2/2" and report["0.015"]["success"] == "2/2"
-    plain, deep = (report[d]["lowest_hand_above_object_before_lift_m"] for d in ("0.0", "0.015"))
-    assert deep["max"] < plain["min"]
-    assert 0.03 < deep["min"] and plain["max"] < 0.055  # the hand stays above the table, near the block
-    bad = subprocess.run(
-        [sys.executable, script, "--task", "reach-v3", "--grasp_depth", "0.01"],
-        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
-    )
-    assert bad.returncode == 2 and "shelf-place-v3 only" in bad.stderr and "Traceback" not in bad.stderr

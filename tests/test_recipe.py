@@ -20,18 +20,18 @@ def test_recipe_goes_from_nothing_to_result_files(tmp_path):
         os.environ, OUT_DIR=str(tmp_path), NUM_DEMOS="2", STEPS="2", EPISODES="1", TA_EPISODES="1", MAX_STEPS="3",
         NUM_ENVS="1", DEVICE="cpu", CAMERAS="behindGripper", IMAGE_SIZE="64", SHIFT="2", CHUNK="5", BATCH="2",
         AMP="bf16", EMA="0.99", LR_SCHEDULE="cosine", OMP_NUM_THREADS="1", AVERAGE="2", SNAPSHOT_EVERY="1", SEED="1",
-        CVAE_DETACH="1", VAL_FRACTION="0", MIRROR="1",
+        CVAE_DETACH="1", VAL_FRACTION="0",
     )
     script = os.path.join(ROOT, "scripts", "reproduce_shelf_place.sh")
     done = subprocess.run(["bash", script, "modified"], env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     # on a CPU, shelf-place-v3 defaults to the grasp-hold expert's demos (GRASP_DEPTH=0.015 GRASP_HOLD=10)
     # and to the L2 action loss (ACTION_LOSS=l2)
-    tag = "shelf-place-v3__modified__behindGripper-64-deep0.015-hold10-shift2-mirror-chunk5-b2-bf16-ema0.99-cos-val0-l2-cvaedetach__seed1__2steps__avg1-2"
+    tag = "shelf-place-v3__modified__behindGripper-64-deep0.015-hold10-shift2-chunk5-b2-bf16-ema0.99-cos-val0-l2-cvaedetach__seed1__2steps__avg1-2"
     data = tmp_path / "data" / "shelf-place-v3__behindGripper-64-deep0.015-hold10.hdf5"
     with h5py.File(data, "r") as demos:
         assert demos.attrs["grasp_hold"] == 10 and demos.attrs["grasp_depth"] == 0.015
-    run = tmp_path / "runs" / "shelf-place-v3__modified__recipe__behindGripper-64-deep0.015-hold10-shift2-mirror-chunk5-b2-bf16-ema0.99-cos-val0-l2-cvaedetach__seed1"
+    run = tmp_path / "runs" / "shelf-place-v3__modified__recipe__behindGripper-64-deep0.015-hold10-shift2-chunk5-b2-bf16-ema0.99-cos-val0-l2-cvaedetach__seed1"
     checkpoint = torch.load(run / "checkpoints" / "last.pth", weights_only=True)
     assert checkpoint["step"] == 2 and checkpoint["model_kind"] == "modified"
     assert checkpoint["train_config"]["augment_shift"] == 2 and checkpoint["model_config"]["hidden_dim"] == 256
@@ -40,7 +40,6 @@ def test_recipe_goes_from_nothing_to_result_files(tmp_path):
     assert checkpoint["train_config"]["lr_schedule"] == "cosine" and checkpoint["train_config"]["action_loss"] == "l2"
     assert checkpoint["model_config"]["cvae_image_grad"] is False
     # VAL_FRACTION=0 trains on every demo: none is held out for the validation loss
-    assert checkpoint["train_config"]["augment_mirror"] is True
     assert checkpoint["train_config"]["val_fraction"] == 0 and list(checkpoint["val_episodes"]) == []
     assert sorted(checkpoint["train_episodes"]) == [0, 1]
     assert "train_model_state" in checkpoint  # the moving average is model_state, the trained weights beside it

@@ -99,6 +99,13 @@ def average_checkpoints(checkpoints: list[dict[str, Any]]) -> dict[str, Any]:
         for key in ("model_kind", "model_config", "env"):
             if other[key] != first[key]:
                 raise CheckpointError(f"{where}: {key} differs from {first_name}'s")
+        # snapshots of one run share its training settings; only the step count may have grown
+        ours, theirs = dict(first.get("train_config", {})), dict(other.get("train_config", {}))
+        ours.pop("steps", None), theirs.pop("steps", None)
+        if ours != theirs:
+            differing = sorted(key for key in set(ours) | set(theirs) if ours.get(key) != theirs.get(key))
+            raise CheckpointError(f"{where}: trained with other settings than {first_name} ({', '.join(differing)}): "
+                                  "average snapshots of one run only")
         if set(other["normalizer"]) != set(first["normalizer"]) or any(
             not torch.equal(torch.as_tensor(other["normalizer"][name]), torch.as_tensor(first["normalizer"][name]))
             for name in first["normalizer"]

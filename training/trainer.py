@@ -194,6 +194,12 @@ class TrainConfig:
         return torch.device(self.device)
 
 
+TRAIN_CONFIG_FIELDS = {field.name for field in dataclasses.fields(TrainConfig)}
+# Options older checkpoints record that have left the product, with the value meaning "off": such a
+# run resumes only if it had them off.
+REMOVED_TRAIN_FIELDS = {"augment_mirror": False, "augment_mirror_prob": 0.5}
+
+
 def _check_data(config: TrainConfig, chunk_size: int) -> DemoFileInfo:
     try:
         info = validate_demo_file(config.data)
@@ -340,10 +346,14 @@ class Trainer:
         name = config.run_name or (
             f"{info.task}__{config.model}__seed{config.seed}__{datetime.now().strftime('%Y%m%d-%H%M%S')}"
         )
+        check_run_name(name)
         run_dir = Path(config.output_dir) / name
-        if (run_dir / "checkpoints" / "last.pth").exists():
+        lock = hold_run_lock(run_dir)
+        if any((run_dir / marker).exists() for marker in ("config.json", "metrics.jsonl", "checkpoints/last.pth")):
+            lock.close()
             raise TrainSetupError(f"{run_dir} already holds a run; pass --resume {run_dir} or another --run_name")
         trainer = cls(config, model_config, run_dir, info, normalizer, train_episodes, val_episodes)
+        trainer._lock = lock
         if init is not None:
             trainer.model.load_state_dict(init["model_state"])
             if trainer.ema_model is not None:
@@ -368,7 +378,15 @@ class Trainer:
                 f"{last} is a {checkpoint['model_kind']} ACT checkpoint, but --model {expected_model} was given; "
                 f"pass --model {checkpoint['model_kind']} to resume it, or start a new run"
             )
-        config = TrainConfig(**{**checkpoint["train_config"], "cameras": tuple(checkpoint["train_config"]["cameras"])})
+        if "train_config" not in checkpoint:
+            raise TrainSetupError(f"cannot resume from {last}: it records no train_config (not a last.pth of a run)")
+        stored = dict(checkpoint["train_config"])
+        for key in sorted(set(stored) - TRAIN_CONFIG_FIELDS):
+            if key not in REMOVED_TRAIN_FIELDS or stored.pop(key) != REMOVED_TRAIN_FIELDS[key]:
+                raise TrainSetupError(f"cannot resume from {last}: it was trained with {key}, which this version "
+                                      "does not have (git tag notebook-2026-12-02 does)")
+        config = TrainConfig(**{**stored, "cameras": tuple(stored["cameras"])})
+        stored_steps = config.steps
         if steps is not None:
             config = dataclasses.replace(config, steps=steps)
         model_config = ACTConfig.from_dict(checkpoint["model_config"])
@@ -380,6 +398,7 @@ class Trainer:
                 f"was trained on {env['image_size']}px images from {', '.join(env['cameras'])}; "
                 "resume with the dataset it was trained on"
             )
+        lock = hold_run_lock(last.parent.parent)
         trainer = cls(
             config,
             model_config,
@@ -389,6 +408,8 @@ class Trainer:
             list(checkpoint["train_episodes"]),
             list(checkpoint["val_episodes"]),
         )
+        trainer._lock = lock
+        trainer.stored_steps = stored_steps
         trainer.model.load_state_dict(checkpoint.get("train_model_state", checkpoint["model_state"]))
         if trainer.ema_model is not None:
             trainer.ema_model.load_state_dict(checkpoint["model_state"])
@@ -592,9 +613,18 @@ class Trainer:
         except KeyboardInterrupt:
             bar.close()
             self.save("last")
+            self.release()
             raise
         bar.close()
+        self.release()
         return self.run_dir
+
+    def release(self) -> None:
+        """Lets another process write this run folder (after `run` ends, or when this trainer is dropped)."""
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.close()
+            self._lock = None
 
     def _validate_and_save(self, bar: tqdm) -> None:
         record = self.validate()
@@ -619,6 +649,33 @@ class Trainer:
         plot_losses(self.history, self.run_dir / "plots" / "loss.png")
         if record:
             bar.write(f"step {self.step}: " + ", ".join(f"{k}={v:.4f}" for k, v in record.items()))
+
+
+def check_run_name(name: str) -> None:
+    """A run name is one folder name: no path separators, no "..", nothing hidden."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or name != name.strip():
+        raise TrainSetupError(
+            f"run_name {name!r} must be a plain folder name (no '/', no leading '.'); "
+            "choose the parent folder with --output_dir"
+        )
+
+
+def hold_run_lock(run_dir: Path) -> Any:
+    """An exclusive lock on `run_dir` (the open lock file; it is released when the process ends):
+    two trainings never write one run folder. Raises TrainSetupError if another process holds it."""
+    import fcntl
+
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(run_dir / ".lock", "a")  # noqa: SIM115  (held for the trainer's lifetime)
+    except OSError as error:
+        raise TrainSetupError(f"cannot write the run folder {run_dir}: {error.strerror or error}") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise TrainSetupError(f"another training is writing {run_dir}; wait for it or choose another --run_name") from None
+    return handle
 
 
 @contextmanager

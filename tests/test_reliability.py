@@ -1,0 +1,109 @@
+"""Files the project writes are never shared by two writers, never outside the folder the user named,
+never overwritten without a flag, and describe what they hold (real files, real processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+from test_training import TINY_MODEL, tiny_train_config
+
+from training.trainer import Trainer, TrainSetupError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, *args], check=False, capture_output=True, text=True, cwd=ROOT,
+                          timeout=300, env=env)
+
+
+@pytest.mark.parametrize("name", ["../../escape", "a/b", ".hidden", ".."])
+def test_a_run_name_cannot_leave_the_output_folder(tiny_demo_file, tmp_path, name):
+    with pytest.raises(TrainSetupError, match="plain folder name"):
+        Trainer.start(tiny_train_config(tiny_demo_file, tmp_path, run_name=name), TINY_MODEL)
+    assert not (tmp_path / "escape").exists() and not (tmp_path.parent / "escape").exists()
+
+
+def test_a_second_training_into_a_run_folder_is_refused_before_the_first_checkpoint(tiny_demo_file, tmp_path):
+    first = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path), TINY_MODEL)
+    # the first one holds the folder (its lock) and has written config.json, but no last.pth yet
+    assert not (first.run_dir / "checkpoints" / "last.pth").exists()
+    with pytest.raises(TrainSetupError, match="another training is writing"):
+        Trainer.start(tiny_train_config(tiny_demo_file, tmp_path), TINY_MODEL)
+    first.run(progress=False)
+    # once it is done the folder is a finished run: a new start is refused, resume is the way on
+    with pytest.raises(TrainSetupError, match="already holds a run"):
+        Trainer.start(tiny_train_config(tiny_demo_file, tmp_path), TINY_MODEL)
+    steps = [json.loads(line)["step"] for line in (first.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps)  # one writer: no interleaved lines
+
+
+def test_a_run_without_validation_split_has_no_best_checkpoint(tiny_demo_file, tmp_path):
+    run_dir = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path, val_fraction=0.0), TINY_MODEL).run(progress=False)
+    assert (run_dir / "checkpoints" / "last.pth").exists()
+    assert not (run_dir / "checkpoints" / "best.pth").exists()
+
+
+def test_average_refuses_to_overwrite_and_to_mix_runs(tiny_demo_file, tmp_path):
+    runs = [
+        Trainer.start(tiny_train_config(tiny_demo_file, tmp_path, run_name=name, save_every=3), TINY_MODEL).run(progress=False)
+        for name in ("a", "b")
+    ]
+    victim = runs[1] / "checkpoints" / "last.pth"
+    before = victim.read_bytes()
+    done = run_script("scripts/average_checkpoints.py", "--run", str(runs[0]), "--steps", "3", "6", "--output", str(victim))
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and "--overwrite" in done.stderr
+    assert victim.read_bytes() == before
+    mixed = run_script("scripts/average_checkpoints.py", "--checkpoints", str(runs[0] / "checkpoints" / "step_000006.pth"),
+                       str(runs[1] / "checkpoints" / "step_000006.pth"), "--output", str(tmp_path / "mixed.pth"))
+    assert mixed.returncode == 2 and "one run only" in mixed.stderr and "Traceback" not in mixed.stderr
+    assert not (tmp_path / "mixed.pth").exists()
+
+
+def test_demo_files_record_the_installed_metaworld_version(tiny_demo_file):
+    import importlib.metadata
+
+    with h5py.File(tiny_demo_file, "r") as f:
+        assert f.attrs["metaworld_version"] == importlib.metadata.version("metaworld") != "unknown"
+
+
+def test_resume_refuses_flags_that_would_change_the_run_and_a_step_target_already_passed(tiny_demo_file, tmp_path):
+    run_dir = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path), TINY_MODEL).run(progress=False)
+    before = (run_dir / "checkpoints" / "last.pth").read_bytes()
+    for flags in (["--lr", "5"], ["--batch_size", "7"], ["--data", str(tmp_path / "other.hdf5")]):
+        done = run_script("scripts/train_act_proper.py", "--resume", str(run_dir), *flags, "--quiet")
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("error: --resume continues a run") and flags[0] in done.stderr
+        assert "Traceback" not in done.stderr
+    done = run_script("scripts/train_act_proper.py", "--resume", str(run_dir), "--steps", "3", "--quiet")
+    assert done.returncode == 2 and "trains nothing" in done.stderr
+    assert (run_dir / "checkpoints" / "last.pth").read_bytes() == before
+    done = run_script("scripts/train_act_proper.py", "--resume", str(run_dir), "--steps", "8", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "resuming with steps = 8 (was 6)" in done.stdout
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_error_line(tiny_demo_file, tiny_checkpoint, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    calls = [
+        ["scripts/collect_act_demos.py", "--task", "reach-v3", "--num_demos", "1", "--image_size", "32",
+         "--output", str(blocker / "demos.hdf5"), "--quiet"],
+        ["scripts/train_act_proper.py", "--data", tiny_demo_file, "--steps", "1", "--output_dir", str(blocker),
+         "--quiet"],
+        ["scripts/evaluate_act_proper.py", "--checkpoint", tiny_checkpoint, "--episodes", "1", "--max_steps", "2",
+         "--output", str(blocker / "result.json"), "--quiet"],
+        ["scripts/evaluate_act_proper.py", "--checkpoint", tiny_checkpoint, "--episodes", "1", "--max_steps", "2",
+         "--video_dir", str(blocker / "videos"), "--quiet"],
+    ]
+    for call in calls:
+        done = run_script(*call)
+        assert done.returncode == 2, (call, done.stderr)
+        assert done.stderr.strip().startswith("error: ") and "Traceback" not in done.stderr, done.stderr
