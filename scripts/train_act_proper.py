@@ -140,12 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.resume:
             trainer = Trainer.resume(args.resume, expected_model=args.model, steps=args.steps)
-            if trainer.step >= trainer.config.steps and args.steps is not None:
+            if args.steps is not None and args.steps < trainer.step:
                 raise TrainSetupError(
-                    f"the run is at step {trainer.step}, so --steps {args.steps} trains nothing; "
+                    f"the run is at step {trainer.step}, past --steps {args.steps}; "
                     f"give more than {trainer.step} steps to continue it"
                 )
-            if args.steps is not None:
+            if args.steps is not None and args.steps != trainer.stored_steps:
                 print(f"resuming with steps = {trainer.config.steps} (was {trainer.stored_steps})")
         else:
             model_overrides = {flag: getattr(args, flag) for flag in MODEL_FLAGS if getattr(args, flag) is not None}

@@ -83,7 +83,7 @@ def test_resume_refuses_flags_that_would_change_the_run_and_a_step_target_alread
         assert done.stderr.startswith("error: --resume continues a run") and flags[0] in done.stderr
         assert "Traceback" not in done.stderr
     done = run_script("scripts/train_act_proper.py", "--resume", str(run_dir), "--steps", "3", "--quiet")
-    assert done.returncode == 2 and "trains nothing" in done.stderr
+    assert done.returncode == 2 and "past --steps 3" in done.stderr
     assert (run_dir / "checkpoints" / "last.pth").read_bytes() == before
     done = run_script("scripts/train_act_proper.py", "--resume", str(run_dir), "--steps", "8", "--quiet")
     assert done.returncode == 0, done.stderr
