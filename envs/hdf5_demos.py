@@ -43,6 +43,15 @@ EPISODE_PREFIX = "episode_"
 _TMP_GROUP = "_episode_being_written"
 
 
+# Settings a resumed collection must share with the file it continues: file attributes, and
+# (COLLECT_CONFIG_KEYS) fields of the stored collect_config.
+COLLECT_CONFIG_KEYS = ("seed",)
+RESUME_MUST_MATCH = (
+    "task", "cameras", "image_size", "steps_after_success", "fast_render", "action_noise", "grasp_depth",
+    "grasp_hold", *COLLECT_CONFIG_KEYS,
+)
+
+
 class DemoFileError(ValueError):
     """The file is not a complete, valid demonstration file of this project."""
 
@@ -99,8 +108,13 @@ class DemoWriter:
         self._file.flush()
 
     def _check_resume_matches(self, file_attrs: dict[str, Any]) -> None:
-        for key in ("task", "cameras", "image_size", "steps_after_success", "fast_render"):
+        """Refuses to append to a file collected with other settings: every setting that shapes the
+        demonstrations must match (how many, by how many workers, may differ)."""
+        for key in RESUME_MUST_MATCH:
             have, want = self._file.attrs.get(key), file_attrs.get(key)
+            if key in COLLECT_CONFIG_KEYS:
+                have = json.loads(self._file.attrs.get("collect_config", "{}")).get(key)
+                want = json.loads(file_attrs.get("collect_config", "{}")).get(key)
             if _plain(have) != _plain(want):
                 raise DemoFileError(
                     f"Cannot resume {self.path}: it was collected with {key}={_plain(have)!r}, "

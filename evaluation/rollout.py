@@ -46,8 +46,8 @@ import numpy as np
 from tqdm import tqdm
 
 from envs import COLLECTION_SEED_LIMIT, EnvConfig, MetaWorldEnv
-from envs.seeds import SPLIT_OFFSETS, SPLIT_SIZE, split_of_seed
 from envs.metaworld_wrapper import FINGER_OPENING, HAND_POS, OBJECT_POS
+from envs.seeds import SPLIT_OFFSETS, SPLIT_SIZE, split_of_seed
 from evaluation.journal import EpisodeJournal, journal_key
 from evaluation.video import annotate, write_video
 from training.atomic import write_json

@@ -275,6 +275,10 @@ def test_killed_collection_leaves_no_complete_file_and_resumes(tiny_demo_file, t
     refused = _run_script(*common)
     assert refused.returncode == 2 and "--resume" in refused.stderr
 
+    # resuming with settings that change the demonstrations would mix two experiments in one file
+    for other in (["--seed", "500"], ["--action_noise", "0.3"]):
+        mixed = _run_script(*common, *other, "--resume")
+        assert mixed.returncode == 2 and "Cannot resume" in mixed.stderr and other[0][2:] in mixed.stderr, mixed.stderr
     resumed = _run_script(*common, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads(resumed.stdout)
