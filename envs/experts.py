@@ -126,17 +126,6 @@ def expert_action(expert: Any, env_state: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
 
 
-def _wilson_interval(successes: int, episodes: int, z: float = 1.96) -> list[float]:
-    """Wilson score interval [lo, hi] for a binomial rate (z = 1.96: 95 %)."""
-    if episodes == 0:
-        return [0.0, 1.0]
-    p = successes / episodes
-    denom = 1.0 + z * z / episodes
-    centre = (p + z * z / (2 * episodes)) / denom
-    half = z * np.sqrt(p * (1 - p) / episodes + z * z / (4 * episodes * episodes)) / denom
-    return [float(max(0.0, centre - half)), float(min(1.0, centre + half))]
-
-
 def expert_success(task: str, seeds: list[int], max_steps: int = 500) -> dict[str, Any]:
     """MetaWorld's own scripted expert for `task`, rolled out from each seed's initial state.
 
@@ -178,7 +167,6 @@ def expert_success(task: str, seeds: list[int], max_steps: int = 500) -> dict[st
         "episodes": episodes,
         "successes": successes,
         "success_rate": successes / episodes if episodes else 0.0,
-        "wilson_95": _wilson_interval(successes, episodes),
         "mean_steps_to_success": float(np.mean(steps_to_success)) if steps_to_success else None,
         "failed_seeds": failed,
     }

@@ -7,10 +7,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 from importlib.metadata import version
 
 import _bootstrap  # noqa: F401
@@ -34,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from envs import TaskNameError, check_task
     from envs.experts import expert_success
+    from evaluation.rollout import wilson_interval
+    from training.atomic import write_json
+
     try:
         tasks = [check_task(task) for task in args.tasks]
     except TaskNameError as error:
@@ -42,17 +43,17 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for task in tasks:
         r = expert_success(task, list(range(args.episodes)), args.max_steps)
-        lo, hi = r["wilson_95"]
+        lo, hi = r["wilson_95"] = list(wilson_interval(r["successes"], r["episodes"]))
         steps = "-" if r["mean_steps_to_success"] is None else f"{r['mean_steps_to_success']:.1f}"
         print(f"{task:28s} {r['successes']:4d}/{r['episodes']:<4d} [{lo:.3f}, {hi:.3f}]  mean steps {steps}", flush=True)
         results.append(r)
     summary = {"command": " ".join(["python"] + sys.argv), "metaworld_version": version("metaworld"),
                "seed_range": f"demonstration seeds 0..{args.episodes - 1}", "tasks": results}
-    os.makedirs(folder := os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")  # same folder: os.replace is atomic
-    with os.fdopen(fd, "w") as f:
-        json.dump(summary, f, indent=2)
-    os.replace(tmp, args.output)
+    try:
+        write_json(args.output, summary)
+    except OSError as error:
+        print(f"error: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
+        return 2
     return 0
 
 
