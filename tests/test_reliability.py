@@ -107,3 +107,28 @@ def test_an_output_folder_that_cannot_be_made_is_one_error_line(tiny_demo_file, 
         done = run_script(*call)
         assert done.returncode == 2, (call, done.stderr)
         assert done.stderr.strip().startswith("error: ") and "Traceback" not in done.stderr, done.stderr
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("touch ran_code_marker",))
+
+
+def test_a_pickle_that_would_run_code_is_refused_without_advice_to_unsafe_load(tmp_path):
+    import torch
+
+    from training.checkpoint import CheckpointError, load_checkpoint
+
+    hostile = tmp_path / "hostile.pth"
+    torch.save({"format_version": 1, "payload": _RunsCode()}, hostile)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        with pytest.raises(CheckpointError) as refused:
+            load_checkpoint(hostile)
+    finally:
+        os.chdir(cwd)
+    assert "would run as code" in str(refused.value) and "weights_only=False" not in str(refused.value)
+    assert not (tmp_path / "ran_code_marker").exists()
+    done = run_script("scripts/evaluate_act_proper.py", "--checkpoint", str(hostile), "--episodes", "1")
+    assert done.returncode == 2 and "would run as code" in done.stderr and "Traceback" not in done.stderr

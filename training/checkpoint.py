@@ -13,6 +13,7 @@ the dataset or the training command:
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "GLOBAL" not in str(error):  # not a refused object: bytes that are no pickle at all
+            raise CheckpointError(f"{path}: not a readable checkpoint (not a torch file of tensors)") from None
+        # torch's own message suggests weights_only=False, which would run the file's code
+        raise CheckpointError(
+            f"{path}: refused: it holds Python objects that loading would run as code, not just tensors and plain "
+            "values; nothing was executed. Use a checkpoint written by this project from a source you trust"
+        ) from None
     except Exception as error:  # torch raises many types for a foreign or truncated pickle
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from error
     if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in REQUIRED_KEYS):
