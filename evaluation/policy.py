@@ -23,6 +23,7 @@ The latent z is 0 at inference (the model's own inference path), so the policy i
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -204,10 +205,13 @@ class ACTPolicy:
         query_freq: int | None = None,
         k: float = 0.01,
     ) -> ACTPolicy:
-        """The policy stored in `checkpoint` (a path, a run folder, or an already loaded dict).
+        """The policy stored in `checkpoint` (a path, a run folder, an exported folder (see
+        `from_pretrained`), or an already loaded dict).
 
         Raises `CheckpointError` when the file is missing, not ours, or inconsistent.
         """
+        if not isinstance(checkpoint, Mapping) and os.path.isfile(os.path.join(checkpoint, "model.safetensors")):
+            return cls.from_pretrained(checkpoint, device=device, temporal_agg=temporal_agg, query_freq=query_freq, k=k)
         if isinstance(checkpoint, Mapping):
             loaded = checkpoint
             source = str(checkpoint.get("path", "<checkpoint dict>"))
@@ -242,6 +246,42 @@ class ACTPolicy:
             model, loaded["model_kind"], model_config, normalizer, env,
             device=device, temporal_agg=temporal_agg, query_freq=query_freq, k=k, checkpoint_info=info,
         )
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        folder: str | os.PathLike,
+        device: str | torch.device = "cpu",
+        temporal_agg: bool = False,
+        query_freq: int | None = None,
+        k: float = 0.01,
+    ) -> ACTPolicy:
+        """The policy in a folder written by `evaluation.export.export_policy`, read without pickle
+        (config.json, model.safetensors, normalizer.safetensors); options as in `from_checkpoint`.
+
+        Raises `CheckpointError` when a file is missing, unreadable or inconsistent.
+        """
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        folder = os.fspath(folder)
+        try:
+            with open(os.path.join(folder, "config.json")) as f:
+                config = json.load(f)
+            model_state = load_file(os.path.join(folder, "model.safetensors"))
+            normalizer = load_file(os.path.join(folder, "normalizer.safetensors"))
+        except (OSError, ValueError, SafetensorError) as error:  # JSONDecodeError is a ValueError
+            raise CheckpointError(f"{folder}: not a readable exported policy ({type(error).__name__}: {error})") from error
+        if not isinstance(config, dict) or any(key not in config for key in ("model_kind", "model_config", "env")):
+            raise CheckpointError(f"{folder}: config.json lacks model_kind, model_config or env")
+        loaded = {
+            **{key: config.get(key) for key in ("model_kind", "model_config", "env", "train_config", "step",
+                                                "code_version", "averaged_from")},
+            "model_state": model_state,
+            "normalizer": normalizer,
+            "path": folder,
+        }
+        return cls.from_checkpoint(loaded, device=device, temporal_agg=temporal_agg, query_freq=query_freq, k=k)
 
     def configure(self, temporal_agg: bool = False, query_freq: int | None = None, k: float = 0.01) -> None:
         """Chooses the execution mode (see the module docstring) and resets every environment."""
@@ -416,9 +456,11 @@ class ACTPolicy:
     def identity(self) -> dict[str, Any]:
         """What identifies the checkpoint in result files (sha256 of the file when known)."""
         path = self.checkpoint_info.get("path")
+        # an exported folder (from_pretrained) is identified by its weights file
+        weights = os.path.join(path, "model.safetensors") if path and os.path.isdir(path) else path
         return {
             "path": path,
-            "sha256": file_sha256(path) if path and os.path.isfile(path) else None,
+            "sha256": file_sha256(weights) if weights and os.path.isfile(weights) else None,
             "step": self.checkpoint_info.get("step"),
             "model_kind": self.model_kind,
             "code_version": self.checkpoint_info.get("code_version"),
