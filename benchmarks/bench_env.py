@@ -6,7 +6,7 @@ physics only, physics + one camera at 64/128/224 px with MuJoCo's default
 rendering (shadows, reflections) and with our fast settings, and collection
 frames/s of the real collector with 1 and 2 worker processes.
 
-    python scripts/bench_env.py --task shelf-place-v3 --steps 300
+    python benchmarks/bench_env.py --task shelf-place-v3 --steps 300
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ together, and the model's inference latency per environment-step when the 4 envi
 are batched versus sent one at a time. Untrained policies never succeed, so every episode runs the
 full --max_steps, which keeps the numbers comparable.
 
-    python scripts/bench_eval.py --episodes 8 --max_steps 100 --device cpu
+    python benchmarks/bench_eval.py --episodes 8 --max_steps 100 --device cpu
 """
 
 from __future__ import annotations

@@ -8,11 +8,11 @@ inference latency (z = 0, no grad) at batch 1 and 16. Each measurement runs in a
 fresh subprocess so peak memory is that configuration's own. Inputs are random
 tensors of the right shapes: this measures the model, not data loading.
 
-    python scripts/bench_train.py                # all configurations
-    python scripts/bench_train.py --steps 5      # quicker, noisier
-    python scripts/bench_train.py --configs small_96px_chunk50 --amp off bf16   # bfloat16 autocast
-    python scripts/bench_train.py --configs small_96px_chunk50 --amp bf16 --adamw loop fused   # optimiser step
-    python scripts/bench_train.py --configs small_96px_2cams_chunk50 --batch_size 64 --compile off on   # torch.compile
+    python benchmarks/bench_train.py                # all configurations
+    python benchmarks/bench_train.py --steps 5      # quicker, noisier
+    python benchmarks/bench_train.py --configs small_96px_chunk50 --amp off bf16   # bfloat16 autocast
+    python benchmarks/bench_train.py --configs small_96px_chunk50 --amp bf16 --adamw loop fused   # optimiser step
+    python benchmarks/bench_train.py --configs small_96px_2cams_chunk50 --batch_size 64 --compile off on   # torch.compile
 """
 
 from __future__ import annotations
@@ -39,16 +39,9 @@ CONFIGS = {
     "small_96px_chunk50": {"image_size": 96, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 50},
     "small_96px_chunk10": {"image_size": 96, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 10},
     "small_64px_chunk10": {"image_size": 64, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 10},
-    "small_64px_stride16_chunk10": {
-        "image_size": 64, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 10, "backbone_stride": 16,
-    },
     # two cameras (hand + fixed topview) at 64 px: about the pixels of one 96 px camera
     "small_64px_2cams_chunk50": {
         "image_size": 64, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 50,
-        "camera_names": ["behindGripper", "topview"],
-    },
-    "small_64px_2cams_stride16_chunk50": {
-        "image_size": 64, "hidden_dim": 256, "dim_feedforward": 1024, "chunk_size": 50, "backbone_stride": 16,
         "camera_names": ["behindGripper", "topview"],
     },
     "small_96px_2cams_chunk50": {

@@ -130,22 +130,6 @@ def _start_positions(raw_env: Any) -> dict[str, np.ndarray]:
     }
 
 
-def initial_positions_of_seeds(task: str, seeds: list[int]) -> np.ndarray:
-    """(K, 6) initial object xyz and goal xyz of each seed's episode: what ``MetaWorldEnv.reset(seed)``
-    then ``initial_positions()`` give, from resets alone (no cameras, no rendering)."""
-    env = _make_metaworld_env(task)
-    try:
-        rows = []
-        for seed in seeds:
-            env.seed(int(seed))
-            env.reset()
-            start = _start_positions(env)
-            rows.append(np.concatenate([start["object_pos"], start["goal_pos"]]))
-        return np.stack(rows)  # (K, 6)
-    finally:
-        env.close()
-
-
 class MetaWorldEnv:
     """One MetaWorld task with cameras. ``reset(seed)`` → obs; ``step(action)`` → obs, reward, success, info."""
 

@@ -1,4 +1,4 @@
-"""Paired comparison of evaluation results (training/compare.py, scripts/compare_results.py)."""
+"""Paired comparison of evaluation results (evaluation/compare.py, scripts/compare_results.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of evaluation (training/evaluation.py, training/video.py, training/metaworld_harness.py and
+"""Tests of evaluation (evaluation/rollout.py, evaluation/video.py, evaluation/metaworld_harness.py and
 scripts/evaluate_act_proper.py) on real environments with the tiny checkpoint."""
 
 from __future__ import annotations

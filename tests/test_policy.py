@@ -1,4 +1,4 @@
-"""Tests of the rollout policy (training/policy.py): temporal aggregation, chunk execution,
+"""Tests of the rollout policy (evaluation/policy.py): temporal aggregation, chunk execution,
 per-environment resets, observation checks and checkpoint loading."""
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def build_optimizer(
 
     `fused` runs the update as one kernel over all tensors instead of a dozen small ops per
     tensor: on a 2-core CPU the optimiser step of the CPU recipe's model falls from about 110 to
-    about 27 ms, a sixth of a batch-8 step (`python scripts/bench_train.py --configs
+    about 27 ms, a sixth of a batch-8 step (`python benchmarks/bench_train.py --configs
     small_96px_chunk50 --amp bf16 --adamw loop fused`). The update is the same AdamW.
     """
     backbone_params = [p for p in model.backbone.parameters() if p.requires_grad]
