@@ -255,6 +255,25 @@ def validate_demo_file(path: str | os.PathLike, check_data: bool = True) -> Demo
         )
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes (the identity of a demo file or checkpoint in provenance records)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def demo_file_provenance(path: str | os.PathLike) -> dict[str, Any]:
+    """The demo file's path, sha256 and collection attributes (task, cameras, expert settings, versions, command)."""
+    with h5py.File(path, "r") as f:
+        attrs = {key: _plain(value) for key, value in f.attrs.items()}
+    attrs = {key: value.tolist() if isinstance(value, np.ndarray) else value for key, value in attrs.items()}
+    return {"path": str(path), "sha256": file_sha256(path), "attributes": attrs}
+
+
 def read_episode(path: str | os.PathLike, index: int, with_images: bool = True) -> dict[str, Any]:
     """One whole episode as numpy arrays (for videos, tests and statistics)."""
     with h5py.File(path, "r") as f:

@@ -34,7 +34,7 @@ CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
 NORMALIZER_FILE = "normalizer.safetensors"
 README_FILE = "README.md"
-PROVENANCE_KEYS = ("format_version", "step", "code_version", "metrics", "averaged_from")
+PROVENANCE_KEYS = ("format_version", "step", "code_version", "metrics", "averaged_from", "provenance")
 # train_config entries shown in the model card's summary line
 SUMMARY_KEYS = ("data", "model", "steps", "epochs", "batch_size", "lr", "lr_schedule", "action_loss",
                 "ema_decay", "augment_shift", "seed", "amp")

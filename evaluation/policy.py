@@ -22,7 +22,6 @@ The latent z is 0 at inference (the model's own inference path), so the policy i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -33,6 +32,7 @@ import numpy as np
 import torch
 
 from envs import EnvConfig
+from envs.hdf5_demos import file_sha256  # noqa: F401  (re-exported: the identity of checkpoints)
 from models import ACTConfig, build_model
 from training.checkpoint import CheckpointError, load_checkpoint
 from training.normalizer import Normalizer, normalize_images
@@ -241,6 +241,7 @@ class ACTPolicy:
             "code_version": loaded.get("code_version"),
             "train_config": loaded.get("train_config"),
             "averaged_from": loaded.get("averaged_from"),
+            "provenance": loaded.get("provenance"),
         }
         return cls(
             model, loaded["model_kind"], model_config, normalizer, env,
@@ -276,7 +277,7 @@ class ACTPolicy:
             raise CheckpointError(f"{folder}: config.json lacks model_kind, model_config or env")
         loaded = {
             **{key: config.get(key) for key in ("model_kind", "model_config", "env", "train_config", "step",
-                                                "code_version", "averaged_from")},
+                                                "code_version", "averaged_from", "provenance")},
             "model_state": model_state,
             "normalizer": normalizer,
             "path": folder,
@@ -469,12 +470,8 @@ class ACTPolicy:
             "image_size": self.image_size,
             "state_input": self.state_input,
             **({"averaged_from": averaged} if (averaged := self.checkpoint_info.get("averaged_from")) else {}),
+            # how the weights were trained: train and model config, demo file hash, code at training start
+            "train_config": self.checkpoint_info.get("train_config"),
+            "provenance": self.checkpoint_info.get("provenance"),
         }
 
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -7,7 +7,10 @@ the dataset or the training command:
 - ``model_state``; ``normalizer`` (tensors); ``env`` (task, cameras, image_size, fast_render,
   qpos_dim, action_dim, demo_seeds, dataset path);
 - ``train_config``; ``step``; ``optimizer_state``; ``rng`` (torch CPU and CUDA states);
-- ``metrics`` (last logged values); ``code_version`` (git commit of the code that trained it).
+- ``metrics`` (last logged values); ``code_version`` (git commit of the code that saved it);
+- ``provenance``: what the run was trained from, fixed when training started (`training_provenance`):
+  the code's commit and whether the tree was dirty, the demo file's sha256 and collection attributes,
+  the start time, torch's version and threads; every resume appends its step and code commit.
 """
 
 from __future__ import annotations
@@ -30,20 +33,28 @@ class CheckpointError(ValueError):
     """The file is not a usable checkpoint of this project; the message says why."""
 
 
-def code_version() -> str:
-    """Git commit (with "+dirty" when the tree has changes) of this code, or "unknown"."""
+def code_state() -> dict[str, Any]:
+    """The git commit of this code, whether tracked files differ from it, and which (up to 20)."""
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=True
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=True
         ).stdout.strip()
-        dirty = subprocess.run(
+        changed = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
             cwd=root, capture_output=True, text=True, timeout=5, check=True,
-        ).stdout.strip()
+        ).stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": None, "changed_files": []}
+    return {"commit": commit, "dirty": bool(changed), "changed_files": [line[3:] for line in changed[:20]]}
+
+
+def code_version(state: dict[str, Any] | None = None) -> str:
+    """Short git commit (with "+dirty" when tracked files have changes) of this code, or "unknown"."""
+    state = state or code_state()
+    if state["commit"] == "unknown":
         return "unknown"
-    return commit + ("+dirty" if dirty else "")
+    return state["commit"][:7] + ("+dirty" if state["dirty"] else "")
 
 
 def save_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any]) -> None:

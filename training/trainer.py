@@ -44,12 +44,12 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from envs.hdf5_demos import DemoFileInfo, validate_demo_file
+from envs.hdf5_demos import DemoFileInfo, demo_file_provenance, validate_demo_file
 from models import MODEL_KINDS, ACTConfig, build_model
 from training import batch_keys
 from training.atomic import atomic_path, write_json, write_text
 from training.augment import random_shift
-from training.checkpoint import CheckpointError, code_version, load_checkpoint, save_checkpoint
+from training.checkpoint import CheckpointError, code_state, code_version, load_checkpoint, save_checkpoint
 from training.dataset import (
     STATE_INPUTS,
     DeviceWindows,
@@ -262,6 +262,19 @@ def _initial_weights(config: TrainConfig, model_config: ACTConfig) -> dict[str, 
     return checkpoint
 
 
+def training_provenance(config: TrainConfig) -> dict[str, Any]:
+    """What a run is trained from, fixed when it starts: code commit (clean or dirty), the demo file's
+    sha256 and collection attributes, start time, torch version and threads."""
+    return {
+        "started": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "code": code_state(),
+        "demo": demo_file_provenance(config.data),
+        "torch": str(torch.__version__),
+        "threads": torch.get_num_threads(),
+        "resumed": [],
+    }
+
+
 class Trainer:
     """Owns one run: build with `Trainer.start(...)` or `Trainer.resume(...)`, then `run()`."""
 
@@ -298,6 +311,7 @@ class Trainer:
         if config.ema_decay > 0:
             self.ema_model = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.step = 0
+        self.provenance: dict[str, Any] = {}  # set by start() and resume()
         self.best_value: float | None = None
         self.history: list[dict[str, Any]] = []
         demo_seeds = [info.episode_seeds[e] for e in train_episodes + val_episodes]
@@ -354,6 +368,7 @@ class Trainer:
             raise TrainSetupError(f"{run_dir} already holds a run; pass --resume {run_dir} or another --run_name")
         trainer = cls(config, model_config, run_dir, info, normalizer, train_episodes, val_episodes)
         trainer._lock = lock
+        trainer.provenance = training_provenance(config)
         if init is not None:
             trainer.model.load_state_dict(init["model_state"])
             if trainer.ema_model is not None:
@@ -410,6 +425,9 @@ class Trainer:
         )
         trainer._lock = lock
         trainer.stored_steps = stored_steps
+        trainer.provenance = dict(checkpoint.get("provenance") or {})
+        trainer.provenance["resumed"] = [*trainer.provenance.get("resumed", []),
+                                         {"step": int(checkpoint["step"]), "code": code_state()}]
         trainer.model.load_state_dict(checkpoint.get("train_model_state", checkpoint["model_state"]))
         if trainer.ema_model is not None:
             trainer.ema_model.load_state_dict(checkpoint["model_state"])
@@ -432,6 +450,7 @@ class Trainer:
             "train_episodes": self.train_episodes,
             "val_episodes": self.val_episodes,
             "code_version": code_version(),
+            "provenance": self.provenance,
             "num_parameters": sum(p.numel() for p in self.model.parameters()),
             "device": str(self.device),
         }
@@ -541,6 +560,7 @@ class Trainer:
             "best_value": self.best_value,
             "metrics": self.history[-1] if self.history else {},
             "code_version": code_version(),
+            "provenance": self.provenance,
         }
         if with_optimizer:
             if self.ema_model is not None:
