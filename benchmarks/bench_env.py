@@ -19,7 +19,7 @@ import resource
 import tempfile
 import time
 
-import _bootstrap  # noqa: F401
+import pipeline  # noqa: F401  (sets OMP_WAIT_POLICY=PASSIVE before torch loads)
 
 
 def time_steps(task: str, camera: str | None, size: int, fast: bool, steps: int, seed: int = 0) -> float:

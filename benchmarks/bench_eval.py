@@ -19,8 +19,7 @@ import platform
 import tempfile
 import time
 
-import _bootstrap  # noqa: F401
-from _cli import Parser, positive_int
+from pipeline.cli import Parser, positive_int
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

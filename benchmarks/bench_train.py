@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-import _bootstrap  # noqa: F401
+import pipeline  # noqa: F401  (sets OMP_WAIT_POLICY=PASSIVE before torch loads)
 
 CONFIGS = {
     "paper_128px": {"image_size": 128},

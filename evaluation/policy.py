@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from envs import EnvConfig
-from envs.hdf5_demos import file_sha256  # noqa: F401  (re-exported: the identity of checkpoints)
+from envs.hdf5_demos import file_sha256
 from models import ACTConfig, build_model
 from training.checkpoint import CheckpointError, load_checkpoint
 from training.normalizer import Normalizer, normalize_images
@@ -242,6 +242,7 @@ class ACTPolicy:
             "train_config": loaded.get("train_config"),
             "averaged_from": loaded.get("averaged_from"),
             "provenance": loaded.get("provenance"),
+            "train_wall_s": loaded.get("train_wall_s"),
         }
         return cls(
             model, loaded["model_kind"], model_config, normalizer, env,
@@ -473,5 +474,6 @@ class ACTPolicy:
             # how the weights were trained: train and model config, demo file hash, code at training start
             "train_config": self.checkpoint_info.get("train_config"),
             "provenance": self.checkpoint_info.get("provenance"),
+            "train_wall_s": self.checkpoint_info.get("train_wall_s"),
         }
 

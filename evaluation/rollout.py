@@ -48,7 +48,7 @@ from tqdm import tqdm
 from envs import COLLECTION_SEED_LIMIT, EnvConfig, MetaWorldEnv
 from envs.metaworld_wrapper import FINGER_OPENING, HAND_POS, OBJECT_POS
 from envs.seeds import SPLIT_OFFSETS, SPLIT_SIZE, split_of_seed
-from evaluation.journal import EpisodeJournal, journal_key
+from evaluation.journal import EpisodeJournal, journal_key, journal_path
 from evaluation.video import annotate, write_video
 from training.atomic import write_json
 
@@ -430,6 +430,34 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, config: EvalConfig, progr
         query_freq=config.query_freq, k=config.k,
     )
     return evaluate(policy, config, progress=progress)
+
+
+def evaluate_to_file(
+    policy: ACTPolicy,
+    config: EvalConfig,
+    output: str | os.PathLike,
+    resume: bool = False,
+    progress: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Evaluates `policy` into the results file `output` (with `extra` keys added), journalling each
+    finished episode in ``<output>.partial`` until the file is written, so an interrupted evaluation
+    continues where it stopped when called again with ``resume=True``.
+
+    Raises ValueError if a journal exists and `resume` is False, or if it holds other settings' episodes.
+    """
+    journal = journal_path(output)
+    if journal.exists() and not resume:
+        raise ValueError(f"{journal} holds an interrupted evaluation; pass --resume to continue it, "
+                         "or delete it to start afresh")
+    opened = open_journal(journal, policy, config)
+    if opened.records and progress:
+        print(f"resuming: {len(opened.records)} finished episode(s) in {opened.path}")
+    results = evaluate(policy, config, progress=progress, journal=opened)
+    results.update(extra or {})
+    save_results(output, results)
+    opened.remove()
+    return results
 
 
 def save_results(path: str | os.PathLike, results: dict[str, Any]) -> Path:

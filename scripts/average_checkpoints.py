@@ -17,8 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
-from _cli import Parser, positive_int
+from pipeline.cli import Parser, positive_int
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,5 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+
+def cli() -> None:
+    """The console-script entry point (pyproject.toml)."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()

@@ -11,8 +11,7 @@ import os
 import sys
 from importlib.metadata import version
 
-import _bootstrap  # noqa: F401
-from _cli import Parser, positive_int
+from pipeline.cli import Parser, positive_int
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,5 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+
+def cli() -> None:
+    """The console-script entry point (pyproject.toml)."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()

@@ -2,50 +2,50 @@
 """Collect scripted MetaWorld demonstrations over randomized initial states into HDF5.
 
     python scripts/collect_act_demos.py --task shelf-place-v3 --num_demos 50 --output data/shelf-place-v3.hdf5
+    python scripts/collect_act_demos.py --config configs/shelf_place_cpu.toml --output data/shelf.hdf5
+
+Every flag is a field of envs.collection.CollectConfig; --config takes a recipe's [collect] table as
+the defaults, and the flags given override it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
-import _bootstrap  # noqa: F401
-from _cli import Parser, image_size, non_negative_int, positive_int, stop_cleanly_on_signals
+from pipeline.cli import (
+    ConfigError,
+    Parser,
+    add_fields,
+    build,
+    config_section,
+    image_size,
+    non_negative_int,
+    positive_int,
+    stop_cleanly_on_signals,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from envs.collection import CollectConfig
+
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        config_file, values = config_section(argv, "collect", CollectConfig, exclude=("output", "overwrite", "resume"))
+    except ConfigError as error:
+        Parser().error(str(error))
     parser = Parser(__doc__)
-    parser.add_argument("--task", default="shelf-place-v3", help="MetaWorld v3 task name")
-    parser.add_argument("--num_demos", type=positive_int, default=50, help="successful episodes to keep")
+    parser.add_argument("--config", default=config_file, help="recipe file (configs/*.toml) whose [collect] table sets the defaults")
     parser.add_argument("--output", default=None, help="HDF5 file (default: data/<task>.hdf5)")
-    parser.add_argument("--cameras", nargs="+", default=["behindGripper"], help="camera names to record")
-    parser.add_argument("--image_size", type=image_size, default=128, help="square image side in pixels")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="first episode seed (episode k: seed + k)")
-    parser.add_argument("--workers", type=positive_int, default=1, help="parallel collection processes")
-    parser.add_argument(
-        "--steps_after_success", type=non_negative_int, default=20,
-        help="steps kept after the first success so a policy learns to finish (default 20)",
-    )
-    parser.add_argument(
-        "--action_noise", type=float, default=0.0,
-        help="std of Gaussian noise added to the executed hand motion (labels stay the clean expert "
-        "actions; DART-style, teaches recovery). 0 = clean demos",
-    )
-    parser.add_argument(
-        "--grasp_depth", type=float, default=0.0,
-        help="shelf-place-v3: metres the expert descends further onto the block before lifting it "
-        "(wider height margin for a learned grasp; 0.015 tried). 0 = MetaWorld's expert",
-    )
-    parser.add_argument(
-        "--grasp_hold", type=int, default=0,
-        help="shelf-place-v3: > 0 makes the expert descend with open fingers, close them standing still for "
-        "this many steps (10 tried), then lift, so the lift follows the fingers, not the hand's height. 0 = MetaWorld's expert",
-    )
-    parser.add_argument("--max_attempts", type=non_negative_int, default=0, help="seeds to try (0: 2*num_demos+20)")
-    parser.add_argument("--render_shadows", action="store_true", help="render with MuJoCo's shadows and reflections (slower)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted collection")
+    add_fields(parser, CollectConfig, values=values, exclude=("output",),
+               types_={"num_demos": positive_int, "image_size": image_size, "seed": non_negative_int,
+                       "workers": positive_int, "steps_after_success": non_negative_int,
+                       "max_attempts": non_negative_int, "grasp_hold": non_negative_int})
+    # the flag the collector has always had for fast_render = false
+    parser.add_argument("--render_shadows", dest="fast_render", action="store_false",
+                        help="render with MuJoCo's shadows and reflections (slower; same as --no-fast_render)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -57,23 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     from envs.hdf5_demos import DemoFileError
 
     try:
-        config = CollectConfig(
-            task=args.task,
-            num_demos=args.num_demos,
-            output=args.output or f"data/{args.task}.hdf5",
-            cameras=tuple(args.cameras),
-            image_size=args.image_size,
-            seed=args.seed,
-            workers=args.workers,
-            steps_after_success=args.steps_after_success,
-            fast_render=not args.render_shadows,
-            overwrite=args.overwrite,
-            resume=args.resume,
-            max_attempts=args.max_attempts,
-            action_noise=args.action_noise,
-            grasp_depth=args.grasp_depth,
-            grasp_hold=args.grasp_hold,
-        )
+        fields = [field.name for field in dataclasses.fields(CollectConfig) if field.name != "output"]
+        config = build(CollectConfig, args, fields, output=args.output or f"data/{args.task}.hdf5")
         summary = collect_demos(config, command=" ".join(["python"] + sys.argv), progress=not args.quiet)
     except (TaskNameError, ValueError, OutputExistsError, DemoFileError, RenderBackendError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -91,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+
+def cli() -> None:
+    """The console-script entry point (pyproject.toml)."""
     stop_cleanly_on_signals()
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()

@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-import _bootstrap  # noqa: F401
-from _cli import Parser, read_json_files
+from pipeline.cli import Parser, read_json_files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,5 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+
+def cli() -> None:
+    """The console-script entry point (pyproject.toml)."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()

@@ -14,8 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
-from _cli import Parser, positive_int
+from pipeline.cli import Parser, positive_int
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,5 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+
+def cli() -> None:
+    """The console-script entry point (pyproject.toml)."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()

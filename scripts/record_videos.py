@@ -15,8 +15,7 @@ import argparse
 import json
 import sys
 
-import _bootstrap  # noqa: F401
-from _cli import Parser, positive_int
+from pipeline.cli import Parser, positive_int
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,5 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+
+def cli() -> None:
+    """The console-script entry point (pyproject.toml)."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()

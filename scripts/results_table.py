@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""Print a markdown table of evaluation result files (written by scripts/evaluate_act_proper.py).
+"""Print a markdown table of evaluation result files (written by scripts/evaluate_act_proper.py or reproduce.py).
 
-    python scripts/results_table.py results/*.json
+    python scripts/results_table.py results/*.json              # one row per run: both modes, wall time, machine
+    python scripts/results_table.py --per_file results/*.json   # one row per result file
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
-from _cli import Parser, read_json_files
+from pipeline.cli import Parser, read_json_files
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(description=__doc__)
     parser.add_argument("results", nargs="+", help="result JSON files")
+    parser.add_argument("--per_file", action="store_true", help="one row per file instead of one per run")
     args = parser.parse_args(argv)
+    from evaluation.report import headline_table
     from evaluation.rollout import results_markdown_table
 
     results = read_json_files(args.results)
@@ -24,12 +26,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     names = [Path(path).stem for path in args.results]
     try:
-        print(results_markdown_table(results, names))
+        print(results_markdown_table(results, names) if args.per_file else headline_table(results))
     except KeyError as error:
         print(f"error: a file is not an evaluation result (missing {error})", file=sys.stderr)
         return 2
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The console-script entry point (pyproject.toml)."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()

@@ -9,4 +9,4 @@ if command -v apt-get >/dev/null; then
   $SUDO apt-get update -qq || true
   $SUDO apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 g++ >/dev/null
 fi
-python3 -m pip install -q -r requirements.txt
+python3 -m pip install -q -r requirements.txt  # the project itself, editable (pip install -e .[dev]), and its dependencies

@@ -1,4 +1,4 @@
-"""The package layout's import rule: scripts → evaluation → training → models, envs; nothing imports
+"""The package layout's import rule: scripts → pipeline → evaluation → training → models, envs; nothing imports
 scripts/, benchmarks/ or experiments/. Read from the source with `ast`, so it needs no imports."""
 
 from __future__ import annotations
@@ -7,12 +7,13 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"models", "envs", "training", "evaluation", "scripts", "benchmarks", "experiments"}
+OURS = {"models", "envs", "training", "evaluation", "pipeline", "scripts", "benchmarks", "experiments"}
 ALLOWED = {
     "models": {"models"},
     "envs": {"envs"},
     "training": {"training", "models", "envs"},
     "evaluation": {"evaluation", "training", "models", "envs"},
+    "pipeline": {"pipeline", "evaluation", "training", "models", "envs"},
 }
 
 

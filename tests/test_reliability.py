@@ -13,6 +13,7 @@ import h5py
 import pytest
 from test_training import TINY_MODEL, tiny_train_config
 
+from training.checkpoint import load_checkpoint
 from training.trainer import Trainer, TrainSetupError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,3 +133,65 @@ def test_a_pickle_that_would_run_code_is_refused_without_advice_to_unsafe_load(t
     assert not (tmp_path / "ran_code_marker").exists()
     done = run_script("scripts/evaluate_act_proper.py", "--checkpoint", str(hostile), "--episodes", "1")
     assert done.returncode == 2 and "would run as code" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_twenty_sigints_at_random_points_resume_to_the_uninterrupted_weights(tiny_demo_file, tmp_path):
+    """SIGINT is sent at 20 seeded random moments of training (inside steps, validation passes and
+    checkpoint writes); each time the run saves, stops and is resumed. The final weights and
+    optimiser state equal an uninterrupted run's bit for bit."""
+    import random
+    import signal
+    import threading
+
+    import torch
+
+    steps = 40
+    config = {"steps": steps, "val_every": 7, "log_every": 3}
+    straight = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path / "straight", **config), TINY_MODEL)
+    straight.run(progress=False)
+
+    armed = threading.Event()
+
+    def on_sigint(signum, frame):
+        if armed.is_set():  # an interrupt meant for a run that has already finished is dropped
+            armed.clear()
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    delays = random.Random(20261203)
+    interrupted = []
+    try:
+        trainer = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path / "stopped", **config), TINY_MODEL)
+        while True:
+            timer = None
+            if len(interrupted) < 20:
+                armed.set()
+                timer = threading.Timer(delays.uniform(0.0, 0.25), os.kill, (os.getpid(), signal.SIGINT))
+                timer.start()
+            try:
+                trainer.run(progress=False)
+                finished = True
+            except KeyboardInterrupt:
+                interrupted.append(trainer.step)
+                finished = False
+            armed.clear()
+            if timer is not None:
+                timer.cancel()
+                timer.join()
+            if finished:
+                break
+            trainer = Trainer.resume(trainer.run_dir, expected_model="standard")
+    except KeyboardInterrupt:
+        pytest.fail(f"a SIGINT escaped the run's save-and-stop path after {len(interrupted)} interrupts")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert len(interrupted) >= 15  # most timers fired inside the run, not after it ended
+    assert len(set(interrupted)) > 5  # at many different steps
+    final = load_checkpoint(trainer.run_dir / "checkpoints" / "last.pth")
+    reference = load_checkpoint(straight.run_dir / "checkpoints" / "last.pth")
+    assert final["step"] == reference["step"] == steps
+    for name, tensor in reference["model_state"].items():
+        assert torch.equal(final["model_state"][name], tensor), name
+    for index, state in reference["optimizer_state"]["state"].items():
+        for key, value in state.items():
+            assert torch.equal(final["optimizer_state"]["state"][index][key], value), (index, key)

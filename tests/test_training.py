@@ -453,8 +453,7 @@ def test_a_kill_during_a_checkpoint_write_waits_for_the_write(tiny_demo_file, tm
     import threading
     import time
 
-    sys.path.insert(0, os.path.join(ROOT, "scripts"))
-    from _cli import stop_cleanly_on_signals
+    from pipeline.cli import stop_cleanly_on_signals
 
     trainer = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path), {"chunk_size": 5})
     checkpoints = trainer.run_dir / "checkpoints"

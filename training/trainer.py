@@ -63,7 +63,7 @@ from training.normalizer import Normalizer, normalize_images
 
 SELECT_BEST = ("val_loss", "success")
 LR_SCHEDULES = ("constant", "cosine")
-AMP_MODES = ("off", "bf16")
+AMP_MODES = ("off", "bf16", "auto")
 
 
 def build_optimizer(
@@ -106,7 +106,9 @@ class TrainConfig:
     lr_min_ratio: float = 0.1  # cosine: final lr as a share of the initial lr
     warmup_steps: int = 0  # linear warm-up from 0 over the first steps (any schedule)
     weight_decay: float = 1e-4  # AdamW weight decay (ACT paper: 1e-4)
-    amp: str = "off"  # "bf16": forward pass under bfloat16 autocast (weights, optimiser and loss stay fp32)
+    amp: str = "off"  # "bf16": forward pass under bfloat16 autocast (weights, optimiser and loss stay fp32);
+    # "auto": bf16 where the device computes it natively (a GPU, or a CPU with AVX512-BF16 or AMX), else off.
+    # The run records what was used
     compile: bool = False  # torch.compile the training forward pass (fewer, fused kernels: for GPUs, where a
     # step is bound by kernel launches; the first steps wait for the compiler). The same batches and function;
     # dropout and the CVAE's z are drawn from the compiler's random stream, so not bit-identical to eager
@@ -262,6 +264,42 @@ def _initial_weights(config: TrainConfig, model_config: ACTConfig) -> dict[str, 
     return checkpoint
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bfloat16 natively: a CUDA GPU that supports it, or a CPU with AVX512-BF16 or AMX."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_amp(amp: str, device: torch.device) -> str:
+    """`amp` with "auto" replaced by what the device runs natively ("bf16" or "off")."""
+    if amp != "auto":
+        return amp
+    return "bf16" if native_bf16(device) else "off"
+
+
+def machine_description() -> dict[str, Any]:
+    """The CPU model, its core count and native bf16 support, and the GPU when one is used (for result tables)."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "cpu_native_bf16": native_bf16(torch.device("cpu")),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
+
+
 def training_provenance(config: TrainConfig) -> dict[str, Any]:
     """What a run is trained from, fixed when it starts: code commit (clean or dirty), the demo file's
     sha256 and collection attributes, start time, torch version and threads."""
@@ -271,6 +309,7 @@ def training_provenance(config: TrainConfig) -> dict[str, Any]:
         "demo": demo_file_provenance(config.data),
         "torch": str(torch.__version__),
         "threads": torch.get_num_threads(),
+        "machine": machine_description(),
         "resumed": [],
     }
 
@@ -288,6 +327,7 @@ class Trainer:
         train_episodes: list[int],
         val_episodes: list[int],
     ) -> None:
+        config = dataclasses.replace(config, amp=resolve_amp(config.amp, config.resolved_device()))
         self.config = config
         self.model_config = model_config
         self.run_dir = run_dir
@@ -312,6 +352,8 @@ class Trainer:
             self.ema_model = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.step = 0
         self.provenance: dict[str, Any] = {}  # set by start() and resume()
+        self.train_wall_s = 0.0  # seconds spent in run() by every call that trained this run, before this one
+        self._run_started: float | None = None
         self.best_value: float | None = None
         self.history: list[dict[str, Any]] = []
         demo_seeds = [info.episode_seeds[e] for e in train_episodes + val_episodes]
@@ -433,6 +475,7 @@ class Trainer:
             trainer.ema_model.load_state_dict(checkpoint["model_state"])
         trainer.optimizer.load_state_dict(checkpoint["optimizer_state"])
         trainer.step = int(checkpoint["step"])
+        trainer.train_wall_s = float(checkpoint.get("train_wall_s", 0.0))
         trainer.best_value = checkpoint.get("best_value")
         torch.set_rng_state(checkpoint["rng"]["torch"])
         if torch.cuda.is_available() and checkpoint["rng"].get("cuda"):
@@ -561,6 +604,8 @@ class Trainer:
             "metrics": self.history[-1] if self.history else {},
             "code_version": code_version(),
             "provenance": self.provenance,
+            "train_wall_s": round(self.train_wall_s + (time.perf_counter() - self._run_started
+                                                       if self._run_started is not None else 0.0), 1),
         }
         if with_optimizer:
             if self.ema_model is not None:
@@ -587,6 +632,7 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------
     def run(self, progress: bool = True) -> Path:
         config = self.config
+        self._run_started = time.perf_counter()
         sampler = StepBatchSampler(
             self._train_set.lengths, config.batch_size, config.seed, config.steps, start_step=self.step
         )
@@ -610,26 +656,29 @@ class Trainer:
         tick = time.perf_counter()
         try:
             for batch in batches:
-                window.append(self.train_step(batch))
-                bar.update(1)
-                if len(window) % 10 == 0 and not self.history:  # feedback before the first log line
-                    bar.set_postfix(loss=f"{window[-1]['train/loss'].item():.3f}", l1=f"{window[-1]['train/l1'].item():.3f}")
-                if self.step % config.log_every == 0 or self.step == config.steps:
-                    elapsed = time.perf_counter() - tick
-                    stacked = torch.stack([torch.stack([w[key] for key in window[0]]) for w in window])  # (steps, metrics)
-                    means = dict(zip(window[0], stacked.float().mean(dim=0).tolist(), strict=True))  # one sync
-                    means["train/lr"] = self.optimizer.param_groups[0]["lr"]
-                    means["perf/steps_per_s"] = len(window) / elapsed
-                    self.log(means)
-                    bar.set_postfix(loss=f"{means['train/loss']:.3f}", l1=f"{means['train/l1']:.3f}",
-                                    it_s=f"{means['perf/steps_per_s']:.2f}")
-                    window, tick = [], time.perf_counter()
-                evaluate_now = config.eval_every > 0 and self.step % config.eval_every == 0
-                if self.step % config.val_every == 0 or evaluate_now or self.step == config.steps:
-                    self._validate_and_save(bar)
-                    tick = time.perf_counter()
-                if config.save_every and self.step % config.save_every == 0:
-                    self.save(f"step_{self.step:06d}", with_optimizer=False)  # weights only: small
+                # a Ctrl-C or kill inside a step is held to its end: last.pth is then saved at a step
+                # boundary (weights, optimiser and RNG of whole steps), so a resumed run equals an uninterrupted one
+                with interrupts_deferred():
+                    window.append(self.train_step(batch))
+                    bar.update(1)
+                    if len(window) % 10 == 0 and not self.history:  # feedback before the first log line
+                        bar.set_postfix(loss=f"{window[-1]['train/loss'].item():.3f}", l1=f"{window[-1]['train/l1'].item():.3f}")
+                    if self.step % config.log_every == 0 or self.step == config.steps:
+                        elapsed = time.perf_counter() - tick
+                        stacked = torch.stack([torch.stack([w[key] for key in window[0]]) for w in window])  # (steps, metrics)
+                        means = dict(zip(window[0], stacked.float().mean(dim=0).tolist(), strict=True))  # one sync
+                        means["train/lr"] = self.optimizer.param_groups[0]["lr"]
+                        means["perf/steps_per_s"] = len(window) / elapsed
+                        self.log(means)
+                        bar.set_postfix(loss=f"{means['train/loss']:.3f}", l1=f"{means['train/l1']:.3f}",
+                                        it_s=f"{means['perf/steps_per_s']:.2f}")
+                        window, tick = [], time.perf_counter()
+                    evaluate_now = config.eval_every > 0 and self.step % config.eval_every == 0
+                    if self.step % config.val_every == 0 or evaluate_now or self.step == config.steps:
+                        self._validate_and_save(bar)
+                        tick = time.perf_counter()
+                    if config.save_every and self.step % config.save_every == 0:
+                        self.save(f"step_{self.step:06d}", with_optimizer=False)  # weights only: small
         except KeyboardInterrupt:
             bar.close()
             self.save("last")
