@@ -53,6 +53,7 @@ class SeededCameraEnv(gym.Env):
         self._demo_seeds = set(demo_seeds or ())
         # The harness maps the MetaWorld class name back to the task name.
         self.task_name = type(self._env.raw_env).__name__
+        self.env_config = env_config  # what the agent checks against its policy
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (ENV_STATE_DIM,), dtype=np.float64)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), dtype=np.float32)
         self.camera_observation: dict[str, Any] | None = None
@@ -105,6 +106,21 @@ class ACTHarnessAgent:
     """`metaworld.evaluation.Agent` around `ACTPolicy`: reads the images from the vector env."""
 
     def __init__(self, policy: ACTPolicy, envs: gym.vector.VectorEnv) -> None:
+        """Raises ValueError unless `envs` were made by `make_harness_envs` for this policy's task and cameras."""
+        try:
+            configs = list(envs.get_attr("env_config"))
+        except AttributeError:
+            raise ValueError("the vector env must be made by make_harness_envs (its envs render the policy's "
+                             "cameras)") from None
+        expected = policy.env_config()
+        for index, config in enumerate(configs):
+            if (config.task, tuple(config.cameras), config.image_size) != (
+                    expected.task, tuple(expected.cameras), expected.image_size):
+                raise ValueError(
+                    f"env {index} runs {config.task} with cameras {list(config.cameras)} at {config.image_size} px, "
+                    f"but the policy was trained on {expected.task} with {list(expected.cameras)} at "
+                    f"{expected.image_size} px; make the envs with make_harness_envs(policy)"
+                )
         self.policy = policy
         self.envs = envs
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from pipeline.cli import Parser, positive_int
 
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.checkpoint import CheckpointError
 
     try:
+        Path(args.output_dir).mkdir(parents=True, exist_ok=True)  # fails here, not after the first episode
         if args.dataset:
             paths = [str(path) for path in write_demo_videos(args.dataset, args.output_dir, args.num_videos, args.size)]
             print(json.dumps({"videos": paths}, indent=2))
@@ -56,10 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, DemoFileError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # an output folder that cannot be made or written
+        print(f"error: cannot write {error.filename or args.output_dir}: {error.strerror or error}", file=sys.stderr)
+        return 2
     summary = [{key: record[key] for key in ("seed", "success", "steps", "video")} for record in results["per_episode"]]
     print(json.dumps({"episodes": summary}, indent=2))
     return 0
-
 
 
 def cli() -> None:

@@ -374,3 +374,22 @@ def test_harness_envs_play_held_out_seeds_in_order(tiny_checkpoint):
     finally:
         envs.close()
 
+
+
+def test_harness_agent_refuses_envs_of_another_task(tiny_checkpoint):
+    """A shelf-place policy handed reach-v3 environments is refused before any episode, naming both."""
+    import gymnasium as gym
+
+    from envs import EnvConfig
+    from evaluation.metaworld_harness import SeededCameraEnv
+
+    policy = ACTPolicy.from_checkpoint(tiny_checkpoint)
+    config = EnvConfig(task="reach-v3", cameras=policy.cameras, image_size=policy.image_size, max_steps=3)
+    envs = gym.vector.SyncVectorEnv([lambda: SeededCameraEnv(config, iter(range(EVAL_SEED_OFFSET, EVAL_SEED_OFFSET + 9)))])
+    try:
+        with pytest.raises(ValueError, match="runs reach-v3 .* trained on shelf-place-v3"):
+            ACTHarnessAgent(policy, envs)
+    finally:
+        envs.close()
+    with pytest.raises(ValueError, match="make_harness_envs"):
+        ACTHarnessAgent(policy, gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")]))

@@ -103,6 +103,10 @@ def test_an_output_folder_that_cannot_be_made_is_one_error_line(tiny_demo_file, 
          "--output", str(blocker / "result.json"), "--quiet"],
         ["scripts/evaluate_act_proper.py", "--checkpoint", tiny_checkpoint, "--episodes", "1", "--max_steps", "2",
          "--video_dir", str(blocker / "videos"), "--quiet"],
+        ["scripts/average_checkpoints.py", "--checkpoints", tiny_checkpoint, tiny_checkpoint,
+         "--output", str(blocker / "avg.pth")],
+        ["scripts/record_videos.py", "--dataset", tiny_demo_file, "--num_videos", "1", "--output_dir", str(blocker / "v")],
+        ["scripts/reproduce.py", "--config", "configs/quickstart.toml", "--model", "standard", "--root", str(blocker)],
     ]
     for call in calls:
         done = run_script(*call)
@@ -195,3 +199,29 @@ def test_twenty_sigints_at_random_points_resume_to_the_uninterrupted_weights(tin
     for index, state in reference["optimizer_state"]["state"].items():
         for key, value in state.items():
             assert torch.equal(final["optimizer_state"]["state"][index][key], value), (index, key)
+
+
+def test_a_resume_removes_what_a_killed_checkpoint_write_left(tiny_demo_file, tmp_path):
+    """kill -9 during torch.save leaves the atomic write's temporary file; the next trainer of the
+    folder (holding its lock, so no write is in progress) deletes it."""
+    run_dir = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path, steps=3), TINY_MODEL).run(progress=False)
+    leftovers = [run_dir / "checkpoints" / ".best.pth.k3j2_x.tmp", run_dir / ".config.json.a1b2.tmp"]
+    for path in leftovers:
+        path.write_bytes(b"\0" * 1024)
+    kept = run_dir / "checkpoints" / "notes.tmp"  # not an atomic write's name: left alone
+    kept.write_text("mine")
+    resumed = Trainer.resume(run_dir, expected_model="standard", steps=4)
+    assert not any(path.exists() for path in leftovers) and kept.exists()
+    resumed.run(progress=False)
+
+
+def test_an_evaluation_does_not_overwrite_a_finished_result_file(tiny_checkpoint, tmp_path):
+    output = tmp_path / "result.json"
+    args = ["scripts/evaluate_act_proper.py", "--checkpoint", tiny_checkpoint, "--episodes", "1", "--max_steps", "2",
+            "--output", str(output), "--quiet"]
+    assert run_script(*args).returncode == 0
+    first = output.read_bytes()
+    again = run_script(*args)
+    assert again.returncode == 2 and again.stderr.startswith("error: ") and "--overwrite" in again.stderr
+    assert output.read_bytes() == first
+    assert run_script(*args, "--overwrite").returncode == 0

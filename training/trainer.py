@@ -405,6 +405,7 @@ class Trainer:
         check_run_name(name)
         run_dir = Path(config.output_dir) / name
         lock = hold_run_lock(run_dir)
+        remove_stale_temporaries(run_dir)
         if any((run_dir / marker).exists() for marker in ("config.json", "metrics.jsonl", "checkpoints/last.pth")):
             lock.close()
             raise TrainSetupError(f"{run_dir} already holds a run; pass --resume {run_dir} or another --run_name")
@@ -456,6 +457,10 @@ class Trainer:
                 "resume with the dataset it was trained on"
             )
         lock = hold_run_lock(last.parent.parent)
+        removed = remove_stale_temporaries(last.parent.parent)
+        if removed:
+            print(f"removed {len(removed)} unfinished file(s) of an interrupted write: "
+                  + ", ".join(path.name for path in removed))
         trainer = cls(
             config,
             model_config,
@@ -727,6 +732,17 @@ def check_run_name(name: str) -> None:
             f"run_name {name!r} must be a plain folder name (no '/', no leading '.'); "
             "choose the parent folder with --output_dir"
         )
+
+
+def remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Deletes the temporary files an interrupted atomic write left in `run_dir` (``.<name>.<random>.tmp``,
+    e.g. a checkpoint killed mid-write, hundreds of MB). Call it holding the run's lock: no write is
+    then in progress."""
+    stale = [path for folder in (run_dir, run_dir / "checkpoints", run_dir / "plots") if folder.is_dir()
+             for path in folder.glob(".*.tmp")]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def hold_run_lock(run_dir: Path) -> Any:
