@@ -1,4 +1,5 @@
-"""Policy rollouts during training (``--eval_every``): logs ``eval/success_rate``.
+"""Policy rollouts during training (``--eval_every``): logs ``eval/success_rate`` and keeps the first
+episode's video (``<run>/videos/rollouts_step_<k>/``).
 
 Rollout seeds come from their own range (EVAL_SEED_OFFSET + 500000 + i), away from
 both the demonstrations and the default held-out evaluation seeds, so choosing
@@ -28,13 +29,17 @@ def rollout_success(trainer: Trainer) -> dict[str, float]:
         temporal_agg=trainer.config.eval_temporal_agg,
     )
     episodes = trainer.config.eval_episodes
+    video_dir = trainer.run_dir / "videos" / f"rollouts_step_{trainer.step:06d}"  # the first episode's video
     config = EvalConfig(
         seeds=[TRAINING_EVAL_SEED_OFFSET + i for i in range(episodes)],
         num_envs=min(episodes, 5),
         temporal_agg=trainer.config.eval_temporal_agg,
         max_steps=trainer.config.eval_max_steps,
+        video_dir=str(video_dir),
+        num_videos=1,
     )
     results = evaluate(policy, config, progress=False)
+    trainer.last_rollout_video = next(iter(sorted(video_dir.glob("*.mp4"))), None)
     return {"eval/success_rate": float(results["success_rate"]), "eval/episodes": float(results["episodes"])}
 
 

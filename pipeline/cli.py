@@ -234,15 +234,21 @@ def check_section(values: dict[str, Any], cls: type, where: str, exclude: Iterab
     return values
 
 
-def config_section(argv: list[str], section: str, cls: type, exclude: Iterable[str] = ()) -> tuple[str | None, dict]:
-    """The ``--config FILE`` given in `argv` (or None) and its ``[section]`` table, checked against `cls`."""
+def config_section(argv: list[str], section: str, cls: type, exclude: Iterable[str] = (),
+                   model: str | None = None) -> tuple[str | None, dict]:
+    """The ``--config FILE`` given in `argv` (or None) and its ``[section]`` table, checked against `cls`,
+    updated by the ``[<model>.<section>]`` table when `model` is given."""
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--config", default=None)
     known, _ = early.parse_known_args(argv)
     if known.config is None:
         return None, {}
-    table = read_config_file(known.config).get(section, {})
-    return known.config, check_section(table, cls, f"{known.config} [{section}]", exclude)
+    raw = read_config_file(known.config)
+    table = dict(check_section(raw.get(section, {}), cls, f"{known.config} [{section}]", exclude))
+    if model is not None:
+        per_model = raw.get(model, {}).get(section, {}) if isinstance(raw.get(model, {}), dict) else {}
+        table.update(check_section(per_model, cls, f"{known.config} [{model}.{section}]", exclude))
+    return known.config, table
 
 
 def parse_override(text: str) -> tuple[str, str, Any]:

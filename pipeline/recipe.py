@@ -73,7 +73,7 @@ class Recipe:
     def _hash(self, sections: tuple[str, ...]) -> str:
         named = {key: value for key, value in self.overrides.items()
                  if key.split(".")[0] in sections and key.split(".")[1] not in EXECUTION_ONLY.get(key.split(".")[0], ())
-                 and key not in ("collect.task", "train.seed")}  # both are in the names already
+                 and key not in ("collect.task", "train.seed", "eval.split")}  # these are in the names already
         if not named:
             return ""
         digest = hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()[:6]
@@ -113,6 +113,16 @@ class Recipe:
 
     def train_config_defaults(self, key: str) -> Any:
         return self.train.get(key, getattr(TrainConfig, key))
+
+    def run_identity(self) -> dict[str, Any]:
+        """What the run folder's contents depend on: the recipe without its evaluation settings and
+        without execution-only settings (a rerun may change those and keep the run)."""
+        def trimmed(section: str, values: dict[str, Any]) -> dict[str, Any]:
+            return {key: value for key, value in _plain(values).items() if key not in EXECUTION_ONLY.get(section, ())}
+
+        return {"recipe": self.name, "model": self.model, "collect": trimmed("collect", self.collect),
+                "model_settings": _plain(self.model_settings), "train": trimmed("train", self.train),
+                "average_last": self.average_last}
 
     def to_dict(self) -> dict[str, Any]:
         """Everything that defines the experiment, as plain JSON (recorded in every result)."""

@@ -98,10 +98,10 @@ def run_recipe(recipe: Recipe, root: str | Path = ".", device: str = "auto", thr
           f"{recipe.model} ACT on {recipe.task}; device {device}, {torch.get_num_threads()} torch thread(s)", flush=True)
     with file_lock(run_dir / ".runner.lock", wait=False, what=f"the recipe for {run_dir}"):
         recorded = run_dir / "recipe.json"
-        if recorded.exists() and json.loads(recorded.read_text()) != recipe.to_dict():
+        if recorded.exists() and json.loads(recorded.read_text()).get("run_identity") != recipe.run_identity():
             raise StageError(f"{run_dir} was made by another recipe or overrides (see {recorded}); "
                              "rerun with the same ones, or pass other overrides for a new run")
-        write_json(recorded, recipe.to_dict())
+        write_json(recorded, {**recipe.to_dict(), "run_identity": recipe.run_identity()})
         timings = Timings(run_dir / "timings.json")
         with timings.stage("collect"):
             collect(recipe, data, progress)

@@ -5,8 +5,8 @@
 
 Prints the successes of each, the paired table (both / only_a / only_b / neither) and the exact
 McNemar p-value: the chance of a split of the discordant episodes at least this uneven if the two
-policies were equally good. Both files must have played the same episode seeds (the recipe's
-evaluations all do: seeds 1 000 000 onwards).
+policies were equally good. Both files must have played the same episode seeds (two recipe
+evaluations of one split and episode count do).
 """
 
 from __future__ import annotations

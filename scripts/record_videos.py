@@ -4,7 +4,7 @@
     python scripts/record_videos.py --checkpoint runs/<run>/checkpoints/best.pth --num_videos 3 --output_dir videos/
     python scripts/record_videos.py --dataset data/shelf-place-v3.hdf5 --num_videos 3 --output_dir videos/
 
-Policy videos are held-out episodes (seeds from 1,000,000 up) rendered from the policy's first camera
+Policy videos are held-out episodes (validation seeds, from 1 000 000 up) rendered from the policy's first camera
 (or --video_camera, e.g. a fixed corner2 view that shows the whole scene);
 demonstration videos replay the file's recorded frames of its first camera.
 """

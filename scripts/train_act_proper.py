@@ -45,9 +45,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from training.trainer import AMP_MODES, TrainConfig
 
     argv = sys.argv[1:] if argv is None else argv
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--model", default=None)
+    kind = early.parse_known_args(argv)[0].model  # a recipe's [modified.train], [modified.model] apply to it
     try:
-        config_file, train_values = config_section(argv, "train", TrainConfig, exclude=("model", "run_name", "output_dir"))
-        _, model_values = config_section(argv, "model", ACTConfig, exclude=MODEL_SHAPE_FIELDS)
+        config_file, train_values = config_section(argv, "train", TrainConfig, exclude=("model", "run_name", "output_dir"),
+                                                   model=kind)
+        _, model_values = config_section(argv, "model", ACTConfig, exclude=MODEL_SHAPE_FIELDS, model=kind)
     except ConfigError as error:
         Parser().error(str(error))
     parser = Parser(__doc__)
@@ -68,7 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                 "eval_every": non_negative_int, "eval_episodes": positive_int, "eval_max_steps": positive_int},
         choices={"amp": AMP_MODES, "action_loss": ("l1", "l2", "huber"), "lr_schedule": ("constant", "cosine"),
                  "state_input": ("qpos", "env_state"), "device": ("auto", "cpu", "cuda"),
-                 "select_best": ("val_loss", "success")},
+                 "select_best": ("val_loss", "success"), "logger": ("jsonl", "tensorboard")},
     )
     model_fields = add_fields(
         parser, ACTConfig, values=model_values, exclude=MODEL_SHAPE_FIELDS, title="model (ACTConfig; ACT paper defaults)",

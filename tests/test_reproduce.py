@@ -36,8 +36,8 @@ def test_a_recipe_goes_from_nothing_to_results_and_a_rerun_redoes_nothing(tmp_pa
     results = sorted((tmp_path / "results").glob("*.json"))
     names = [path.name for path in results]
     assert len(names) == 2 and all(name.startswith("shelf-place-v3__modified__shelf_place_cpu__") for name in names)
-    assert names[0].endswith("__test__chunk.json") and names[1].endswith("__test__ta.json")
     run_dir = next((tmp_path / "runs").iterdir())
+    assert names == [f"{run_dir.name}__test__chunk.json", f"{run_dir.name}__test__ta.json"]
     data = next((tmp_path / "data").glob("*.hdf5"))
     for path in results:
         result = json.loads(path.read_text())
@@ -62,6 +62,13 @@ def test_a_recipe_goes_from_nothing_to_results_and_a_rerun_redoes_nothing(tmp_pa
     assert "exists, skipping collection" in again.stdout and "skipping training" in again.stdout
     assert again.stdout.count("exists, skipping this evaluation") == 2
     assert all(path.stat().st_mtime_ns == ns for path, ns in written.items())
+
+    # other evaluation seeds and another number of environments keep the run: only new results
+    other = reproduce(tmp_path, "--model", "modified", "--split", "validation", *overrides, "eval.num_envs=2")
+    assert other.returncode == 0, other.stderr[-2000:]
+    assert "skipping training" in other.stdout
+    assert sorted(path.name for path in (tmp_path / "results").glob("*__validation__*.json")) == [
+        f"{run_dir.name}__validation__chunk.json", f"{run_dir.name}__validation__ta.json"]
 
 
 def test_a_killed_recipe_continues_its_training_where_it_stopped(tmp_path):

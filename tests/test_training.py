@@ -613,3 +613,28 @@ def test_huber_action_loss_trains_on_it_logs_the_l1_and_is_saved(tiny_demo_file,
     assert all(line["train/loss"] != pytest.approx(line["train/l1"], rel=1e-3) for line in lines)
     saved = torch.load(run_dir / "checkpoints" / "last.pth", weights_only=True)
     assert saved["train_config"]["action_loss"] == "huber" and saved["train_config"]["huber_delta"] == 0.5
+
+
+def test_tensorboard_logger_writes_the_metrics_scalars_and_a_rollout_frame(tiny_demo_file, tmp_path):
+    """--logger tensorboard: every scalar of metrics.jsonl under the same tag and step, the rollout
+    success rate, and a frame of the rollout video; read back from the event file."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from evaluation.training_rollouts import attach_rollout_eval
+
+    config = tiny_train_config(tiny_demo_file, tmp_path, logger="tensorboard", eval_every=3, eval_episodes=1,
+                               eval_max_steps=3)
+    trainer = Trainer.start(config, TINY_MODEL)
+    attach_rollout_eval(trainer)
+    run_dir = trainer.run(progress=False)
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    with open(run_dir / "metrics.jsonl") as f:
+        records = [json.loads(line) for line in f]
+    for tag in ("train/l1", "train/kl", "val/loss", "eval/success_rate", "perf/steps_per_s"):
+        logged = {(r["step"], round(r[tag], 5)) for r in records if tag in r}
+        read = {(event.step, round(event.value, 5)) for event in events.Scalars(tag)}
+        assert logged and read == logged, tag
+    frames = events.Images("eval/rollout_frame")
+    assert [image.step for image in frames] == [3, 6] and frames[0].width == frames[0].height > 0
+    assert list((run_dir / "videos").glob("rollouts_step_000003/*.mp4"))

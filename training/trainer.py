@@ -58,6 +58,7 @@ from training.dataset import (
     fit_normalizer,
     split_episodes,
 )
+from training.loggers import LOGGERS, LoggerError, TensorBoardLogger, middle_frame
 from training.loss import action_dim_names, check_reconstruction, forward_and_loss
 from training.normalizer import Normalizer, normalize_images
 
@@ -136,6 +137,8 @@ class TrainConfig:
     eval_max_steps: int = 500  # step limit of those rollouts (MetaWorld's: 500)
     select_best: str = "val_loss"  # what best.pth maximises: "val_loss" (lowest) or "success" (highest)
     run_name: str = ""  # run folder name; empty = <task>__<model>__seed<k>__<time>
+    logger: str = "jsonl"  # "jsonl": metrics.jsonl only; "tensorboard": also the same scalars and a rollout
+    # frame in <run>/tensorboard/ (needs the tensorboard package)
 
     def __post_init__(self) -> None:
         self.cameras = tuple(self.cameras)
@@ -152,6 +155,8 @@ class TrainConfig:
                 raise TrainSetupError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.save_every < 0:
             raise TrainSetupError(f"save_every must be >= 0, got {self.save_every}")
+        if self.logger not in LOGGERS:
+            raise TrainSetupError(f"logger must be one of {', '.join(LOGGERS)}, got {self.logger!r}")
         if self.amp not in AMP_MODES:
             raise TrainSetupError(f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -353,6 +358,8 @@ class Trainer:
         self.step = 0
         self.provenance: dict[str, Any] = {}  # set by start() and resume()
         self.train_wall_s = 0.0  # seconds spent in run() by every call that trained this run, before this one
+        self._tensorboard: TensorBoardLogger | None = None
+        self.last_rollout_video: Path | None = None  # set by the rollout evaluation (evaluation/training_rollouts.py)
         self._run_started: float | None = None
         self.best_value: float | None = None
         self.history: list[dict[str, Any]] = []
@@ -633,11 +640,20 @@ class Trainer:
         self.history.append(record)
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
+        if self._tensorboard is not None:
+            self._tensorboard.scalars(self.step, record)
+            if self.last_rollout_video is not None and "eval/success_rate" in record:
+                self._tensorboard.image("eval/rollout_frame", self.step, middle_frame(self.last_rollout_video))
 
     # -- the loop -------------------------------------------------------------------
     def run(self, progress: bool = True) -> Path:
         config = self.config
         self._run_started = time.perf_counter()
+        if config.logger == "tensorboard" and self._tensorboard is None:
+            try:
+                self._tensorboard = TensorBoardLogger(self.run_dir / "tensorboard", purge_step=self.step or None)
+            except LoggerError as error:
+                raise TrainSetupError(str(error)) from None
         sampler = StepBatchSampler(
             self._train_set.lengths, config.batch_size, config.seed, config.steps, start_step=self.step
         )
@@ -695,6 +711,9 @@ class Trainer:
 
     def release(self) -> None:
         """Lets another process write this run folder (after `run` ends, or when this trainer is dropped)."""
+        if getattr(self, "_tensorboard", None) is not None:
+            self._tensorboard.close()
+            self._tensorboard = None
         lock = getattr(self, "_lock", None)
         if lock is not None:
             lock.close()
