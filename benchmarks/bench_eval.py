@@ -3,11 +3,12 @@
 
 On a freshly initialised (untrained) ACT checkpoint (hidden 256, one 128 px camera, chunk 50) it
 measures episodes/minute of `evaluation.rollout.evaluate` with 1 and 4 environments rolled out
-together, and the model's inference latency per environment-step when the 4 environments' queries
+together (in this process, or with --workers in worker processes that render side by side), and the model's inference latency per environment-step when the 4 environments' queries
 are batched versus sent one at a time. Untrained policies never succeed, so every episode runs the
 full --max_steps, which keeps the numbers comparable.
 
     python benchmarks/bench_eval.py --episodes 8 --max_steps 100 --device cpu
+    python benchmarks/bench_eval.py --modes chunk --num_envs 4 --workers 0 1 2 --episodes 16   # parallel evaluation
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--episodes", type=positive_int, default=8, help="episodes per measurement")
     parser.add_argument("--max_steps", type=positive_int, default=100, help="steps per episode")
     parser.add_argument("--num_envs", type=positive_int, nargs="+", default=[1, 4], help="batch sizes to compare")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0],
+                        help="evaluation worker processes to compare (0 = environments in this process); "
+                        "with workers > 0 each measurement uses max(num_envs, workers) environments")
     parser.add_argument("--modes", nargs="+", choices=["ta", "chunk"], default=["ta", "chunk"],
                         help="ta: query every step (temporal aggregation); chunk: every 50 steps")
     parser.add_argument("--latency_repeats", type=positive_int, default=20, help="timed model calls per batch size")
@@ -95,13 +99,16 @@ def main(argv: list[str] | None = None) -> int:
 
     rollouts = []
     for mode in args.modes:
-        for num_envs in args.num_envs:
+        for num_envs, workers in ((n, w) for n in args.num_envs for w in args.workers):
+            num_envs = max(num_envs, workers)
             config = EvalConfig(episodes=args.episodes, max_steps=args.max_steps, num_envs=num_envs,
-                                temporal_agg=mode == "ta")
+                                workers=workers, temporal_agg=mode == "ta")
             results = evaluate(policy, config, progress=False)
             rollouts.append({
                 "mode": mode,
                 "num_envs": num_envs,
+                "workers": workers,
+                "setup_s": round(results["setup_s"], 2),
                 "episodes_per_minute": round(results["episodes_per_minute"], 2),
                 "env_steps_per_s": round(args.episodes * args.max_steps / results["wall_s"], 1),
                 "wall_s": round(results["wall_s"], 2),

@@ -1,7 +1,7 @@
 """Closed-loop evaluation of a trained ACT policy on held-out initial states.
 
-`evaluate(policy, config)` rolls out `num_envs` `envs.MetaWorldEnv` instances in this process and
-batches their model queries. Episode ``i`` starts from seed ``seeds[i]`` (default
+`evaluate(policy, config)` rolls out `num_envs` `envs.MetaWorldEnv` instances, in this process or in
+`workers` processes that render side by side (evaluation/env_pool.py), and batches their model queries. Episode ``i`` starts from seed ``seeds[i]`` (default
 ``SPLIT_OFFSETS[split] + seed + i``: the validation range by default, the test range for reported
 figures, both disjoint from every collection seed, see `envs.seeds`); whenever an environment's
 episode ends, that environment takes the next unused seed, so the scored set of episodes is fixed by
@@ -45,9 +45,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
-from envs import COLLECTION_SEED_LIMIT, EnvConfig, MetaWorldEnv
+from envs import COLLECTION_SEED_LIMIT, EnvConfig
 from envs.metaworld_wrapper import FINGER_OPENING, HAND_POS, OBJECT_POS
 from envs.seeds import SPLIT_OFFSETS, SPLIT_SIZE, split_of_seed
+from evaluation.env_pool import EnvPool
 from evaluation.journal import EpisodeJournal, journal_key, journal_path
 from evaluation.video import annotate, write_video
 from training.atomic import write_json
@@ -67,6 +68,8 @@ class EvalConfig:
     seeds: list[int] | None = None  # explicit episode seeds (override seed); demo seeds are refused
     max_steps: int = 500  # step limit per episode (MetaWorld's own limit is 500)
     num_envs: int = 1  # environments rolled out together, their model queries batched
+    workers: int = 0  # processes that step and render those environments (0 = this one); the results are
+    # identical, only faster where cores are free (evaluation/env_pool.py)
     temporal_agg: bool = False  # temporal aggregation (query every step) instead of chunk execution
     query_freq: int | None = None  # steps between model queries; None = 1 with temporal_agg, else chunk size
     k: float = 0.01  # temporal aggregation weight exp(-k * i), i = 0 for the oldest prediction
@@ -327,18 +330,19 @@ def evaluate(
     num_envs = min(config.num_envs, len(to_run))
 
     start_time = time.perf_counter()
-    environments = [MetaWorldEnv(env_config) for _ in range(num_envs)]
+    pool = EnvPool(env_config, num_envs, workers=config.workers)
     setup_s = time.perf_counter() - start_time
     pending = iter(to_run)
     bar = tqdm(total=len(seeds), initial=resumed, desc=f"eval {policy.task}", unit="episode",
                disable=not progress)
+    video_spec = (video_camera, video_size)
 
-    def start_episode(env: MetaWorldEnv) -> _Episode | None:
+    def start_episode(env_index: int) -> _Episode | None:
         index, seed = next(pending, (None, None))
         if index is None:
             return None
-        obs = env.reset(seed)
-        positions = env.initial_positions()
+        recorded = index < config.num_videos
+        obs, positions, frame = pool.reset(env_index, seed, video_spec if recorded else None)
         episode = _Episode(
             index=index,
             seed=seed,
@@ -346,8 +350,8 @@ def evaluate(
             object_init_pos=positions["object_pos"].tolist(),
             goal_pos=positions["goal_pos"].tolist(),
         )
-        if index < config.num_videos:
-            episode.frames = [annotate(env.render(video_camera, video_size), 0, False)]
+        if recorded:
+            episode.frames = [annotate(frame, 0, False)]
         return episode
 
     def finish_episode(episode: _Episode) -> None:
@@ -364,35 +368,36 @@ def evaluate(
 
     try:
         policy.reset()
-        running = [start_episode(env) for env in environments]
+        running = [start_episode(env_index) for env_index in range(num_envs)]
         last_obs = [episode.obs for episode in running]  # every env has an episode at first
         while any(episode is not None for episode in running):
             active = np.array([episode is not None for episode in running])
             actions = policy.select_action(last_obs, env_mask=active)  # (E, A)
             ended = np.zeros(num_envs, dtype=bool)
+            stepped = pool.step({int(i): actions[i] for i in np.flatnonzero(active)},
+                                render={int(i): video_spec for i in np.flatnonzero(active) if running[i].frames is not None})
             for env_index in np.flatnonzero(active):
-                env, episode = environments[env_index], running[env_index]
-                obs, reward, success, info = env.step(actions[env_index])
+                episode = running[env_index]
+                obs, reward, success, info, frame = stepped[int(env_index)]
                 episode.steps += 1
                 episode.episode_return += reward
                 episode.success = episode.success or success
                 last_obs[env_index] = obs
                 episode.observe(obs, info)
                 if episode.frames is not None:
-                    episode.frames.append(annotate(env.render(video_camera, video_size), episode.steps, success))
+                    episode.frames.append(annotate(frame, episode.steps, success))
                 if success or info["truncated"]:
                     finish_episode(episode)
                     ended[env_index] = True
             if ended.any():
                 policy.reset(ended)
                 for env_index in np.flatnonzero(ended):
-                    running[env_index] = start_episode(environments[env_index])
+                    running[env_index] = start_episode(int(env_index))
                     if running[env_index] is not None:
                         last_obs[env_index] = running[env_index].obs
     finally:
         bar.close()
-        for env in environments:
-            env.close()
+        pool.close()
     wall_s = prior_wall_s + time.perf_counter() - start_time
 
     per_episode = [records[index] for index in range(len(seeds))]
@@ -451,7 +456,7 @@ def evaluate_to_file(
         raise ValueError(f"{journal} holds an interrupted evaluation; pass --resume to continue it, "
                          "or delete it to start afresh")
     opened = open_journal(journal, policy, config)
-    if opened.records and progress:
+    if opened.records:
         print(f"resuming: {len(opened.records)} finished episode(s) in {opened.path}")
     results = evaluate(policy, config, progress=progress, journal=opened)
     results.update(extra or {})

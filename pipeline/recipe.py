@@ -45,7 +45,7 @@ MODES = ("chunk", "ta")
 EXECUTION_ONLY = {
     "collect": ("workers",),
     "train": ("device", "num_workers", "data_on_device", "log_every"),
-    "eval": ("num_envs",),
+    "eval": ("num_envs", "workers"),
 }
 
 

@@ -42,7 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_fields(parser, CollectConfig, values=values, exclude=("output",),
                types_={"num_demos": positive_int, "image_size": image_size, "seed": non_negative_int,
                        "workers": positive_int, "steps_after_success": non_negative_int,
-                       "max_attempts": non_negative_int, "grasp_hold": non_negative_int})
+                       "max_attempts": non_negative_int})
     # the flag the collector has always had for fast_render = false
     parser.add_argument("--render_shadows", dest="fast_render", action="store_false",
                         help="render with MuJoCo's shadows and reflections (slower; same as --no-fast_render)")

@@ -51,6 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args_fields = add_fields(
         parser, EvalConfig, values=values, exclude=EXCLUDED, title="evaluation (EvalConfig)",
         types_={"episodes": positive_int, "seed": non_negative_int, "max_steps": positive_int, "num_envs": positive_int,
+                "workers": non_negative_int,
                 "query_freq": positive_int, "num_videos": non_negative_int, "video_size": positive_int},
         choices={"split": ("validation", "test")},
     )

@@ -232,7 +232,13 @@ def test_evaluate_script_end_to_end(tiny_checkpoint, tmp_path):
     frames = read_video(video_dir / f"episode_{EVAL_SEED_OFFSET}.mp4")
     assert len(frames) == results["per_episode"][0]["steps"] + 1
     assert frames[0].shape == (256, 256, 3)
-    table = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "results_table.py"), str(output)],
+    headline = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "results_table.py"), str(output)],
+                              capture_output=True, text=True, timeout=120, check=True).stdout.splitlines()
+    assert headline[0].startswith("| task | model | recipe | seed | seeds | chunk execution")
+    assert [cell.strip() for cell in headline[2].strip("|").split("|")][:7] == [
+        "shelf-place-v3", "standard", "-", "0", "validation",
+        f"{results['successes']}/{results['episodes']} [{low:.2f}, {high:.2f}]", "-"]
+    table = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "results_table.py"), "--per_file", str(output)],
                            capture_output=True, text=True, timeout=120, check=True).stdout.splitlines()
     assert len(table) == 3 and table[0].startswith("| run | task | model | cameras | train steps |")
     row = [cell.strip() for cell in table[2].strip("|").split("|")]
@@ -393,3 +399,23 @@ def test_harness_agent_refuses_envs_of_another_task(tiny_checkpoint):
         envs.close()
     with pytest.raises(ValueError, match="make_harness_envs"):
         ACTHarnessAgent(policy, gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")]))
+
+
+def test_evaluation_in_worker_processes_equals_the_in_process_one(tiny_checkpoint, tmp_path):
+    """--workers moves stepping and rendering into processes; the episodes, their seeds, actions and
+    outcomes stay those of the in-process loop (videos included)."""
+    runs = {}
+    for workers in (0, 2):
+        policy = ACTPolicy.from_checkpoint(tiny_checkpoint)
+        config = EvalConfig(episodes=5, max_steps=12, num_envs=3, workers=workers, num_videos=1,
+                            video_dir=str(tmp_path / f"videos_{workers}"))
+        runs[workers] = evaluate(policy, config, progress=False)
+    serial, parallel = runs[0], runs[2]
+    for ours, theirs in zip(serial["per_episode"], parallel["per_episode"], strict=True):
+        assert {k: v for k, v in ours.items() if k != "video"} == {k: v for k, v in theirs.items() if k != "video"}
+    assert [r["seed"] for r in parallel["per_episode"]] == [r["seed"] for r in serial["per_episode"]]
+    assert parallel["settings"]["workers"] == 2
+    import imageio.v3 as iio
+
+    video = "episode_" + str(serial["per_episode"][0]["seed"]) + ".mp4"
+    assert np.array_equal(iio.imread(tmp_path / "videos_0" / video), iio.imread(tmp_path / "videos_2" / video))

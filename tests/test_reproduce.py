@@ -37,7 +37,9 @@ def test_a_recipe_goes_from_nothing_to_results_and_a_rerun_redoes_nothing(tmp_pa
     names = [path.name for path in results]
     assert len(names) == 2 and all(name.startswith("shelf-place-v3__modified__shelf_place_cpu__") for name in names)
     run_dir = next((tmp_path / "runs").iterdir())
-    assert names == [f"{run_dir.name}__test__chunk.json", f"{run_dir.name}__test__ta.json"]
+    # <run name>__<hash of the eval overrides>__<split>__<mode>.json
+    prefix = names[0][: -len("__test__chunk.json")]
+    assert prefix.startswith(run_dir.name + "__") and names == [f"{prefix}__test__chunk.json", f"{prefix}__test__ta.json"]
     data = next((tmp_path / "data").glob("*.hdf5"))
     for path in results:
         result = json.loads(path.read_text())
@@ -68,7 +70,7 @@ def test_a_recipe_goes_from_nothing_to_results_and_a_rerun_redoes_nothing(tmp_pa
     assert other.returncode == 0, other.stderr[-2000:]
     assert "skipping training" in other.stdout
     assert sorted(path.name for path in (tmp_path / "results").glob("*__validation__*.json")) == [
-        f"{run_dir.name}__validation__chunk.json", f"{run_dir.name}__validation__ta.json"]
+        f"{prefix}__validation__chunk.json", f"{prefix}__validation__ta.json"]
 
 
 def test_a_killed_recipe_continues_its_training_where_it_stopped(tmp_path):
