@@ -17,7 +17,7 @@ episode ends.
 from __future__ import annotations
 
 import multiprocessing as mp
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -59,7 +59,7 @@ def _worker(connection: Any, env_config: EnvConfig, env_ids: list[int]) -> None:
                 elif command == "close":
                     connection.send(("ok", None))
                     return
-            except Exception as error:  # sent back and raised in the parent, with the worker's message
+            except Exception as error:  # noqa: BLE001  (any failure is sent back and raised in the parent)
                 connection.send(("error", f"{type(error).__name__}: {error}"))
     finally:
         for env in environments.values():
@@ -152,7 +152,7 @@ class EnvPool:
                 process.kill()
         self._connections, self._processes = [], []
 
-    def __enter__(self) -> EnvPool:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
