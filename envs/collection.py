@@ -235,6 +235,9 @@ def collect_demos(config: CollectConfig, command: str = "", progress: bool = Tru
             f"{partial_path(output)} holds an interrupted collection; pass --resume to continue it "
             "or --overwrite to start again"
         )
+    if config.resume and not partial_path(output).exists():
+        raise OutputExistsError(f"nothing to resume: {partial_path(output)} does not exist; "
+                                "drop --resume to start a new collection")
     writer = DemoWriter(output, file_attributes(config, command or " ".join(sys.argv)), resume=config.resume)
     already = writer.num_episodes
     done = writer.done_seeds
