@@ -236,6 +236,7 @@ def _run_script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess
         (["--task", "reach-v3", "--grasp_depth", "0.01"], "grasp_depth is implemented for shelf-place-v3 only"),
         (["--grasp_hold", "-1"], "grasp_hold must be in [0, 50]"),
         (["--task", "reach-v3", "--grasp_hold", "10"], "grasp_hold is implemented for shelf-place-v3 only"),
+        (["--resume", "--num_demos", "1"], "nothing to resume"),
     ],
 )
 def test_bad_arguments_give_a_message_not_a_traceback(args, expected, tmp_path):
