@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.collection import CollectConfig
+from envs.hdf5_demos import RESUME_MUST_MATCH
 from evaluation.rollout import EvalConfig
 from models import MODEL_KINDS, ACTConfig
 from pipeline.cli import ConfigError, check_section, parse_override, read_config_file
@@ -220,10 +221,10 @@ def stored_differences(recipe: Recipe, train_config: dict[str, Any], model_confi
     for key, value in recipe.train.items():
         if key in EXECUTION_ONLY["train"] or key == "steps":
             continue
-        stored = train_config.get(key, getattr(TrainConfig, key, None))
         if key == "amp" and value == "auto":
             continue  # resolved when the run started, to what the device computes natively
-        if _plain({"v": value})["v"] != (list(stored) if isinstance(stored, tuple) else stored):
+        stored = _plain({key: train_config.get(key, getattr(TrainConfig, key, None))})[key]
+        if _plain({key: value})[key] != stored:
             differences.append(f"train.{key}: run has {stored!r}, recipe {value!r}")
     for key, value in recipe.model_settings.items():
         if model_config.get(key) != value:
@@ -233,12 +234,10 @@ def stored_differences(recipe: Recipe, train_config: dict[str, Any], model_confi
 
 def collection_differences(recipe: Recipe, stored: dict[str, Any]) -> list[str]:
     """The collection settings in which a demo file's stored collect_config differs from the recipe."""
-    wanted = asdict(recipe.collect_config("x.hdf5", False))
-    keys = ("task", "num_demos", "cameras", "image_size", "seed", "steps_after_success", "fast_render",
-            "action_noise", "grasp_depth", "grasp_hold")
+    wanted = _plain(asdict(recipe.collect_config("x.hdf5", False)))
     differ = []
-    for key in keys:
-        want = list(wanted[key]) if isinstance(wanted[key], tuple) else wanted[key]
+    for key in (*RESUME_MUST_MATCH, "num_demos"):  # what shapes the demonstrations, and how many
+        want = wanted[key]
         if stored.get(key) != want:
             differ.append(f"collect.{key}: file has {stored.get(key)!r}, recipe {want!r}")
     return differ

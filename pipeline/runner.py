@@ -136,22 +136,21 @@ def collect(recipe: Recipe, data: Path, progress: bool) -> None:
 
 
 def train(recipe: Recipe, data: Path, run_dir: Path, device: str, progress: bool) -> None:
-    from training.checkpoint import load_checkpoint
     from training.trainer import Trainer
 
     config = recipe.train_config(str(data), str(run_dir.parent), device)
-    last = run_dir / "checkpoints" / "last.pth"
     print(f"== 2/4 training: {run_dir} ({config.steps} steps at batch {config.batch_size})", flush=True)
-    if last.exists():
-        stored = load_checkpoint(last)
+    if (run_dir / "checkpoints" / "last.pth").exists():
+        stored = json.loads((run_dir / "config.json").read_text())  # the run's settings, written when it started
         differ = stored_differences(recipe, stored["train_config"], stored["model_config"])
         if differ or stored["model_kind"] != recipe.model:
             raise StageError(f"{run_dir} holds a run with other settings ({'; '.join(differ) or 'model kind'}); "
                              "move it away or pass other overrides for a new run")
-        if stored["step"] >= config.steps:
-            print(f"trained: step {stored['step']}, skipping training", flush=True)
-            return
         trainer = Trainer.resume(run_dir, expected_model=recipe.model, steps=config.steps)
+        if trainer.step >= config.steps:
+            trainer.release()
+            print(f"trained: step {trainer.step}, skipping training", flush=True)
+            return
         print(f"resuming at step {trainer.step}", flush=True)
     else:
         if (run_dir / "config.json").exists():
