@@ -188,8 +188,11 @@ class ACTBase(nn.Module):
         images: Tensor,
         action_chunk: Tensor | None = None,
         is_pad: Tensor | None = None,
+        latent_noise: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None, Tensor | None]:
-        """See the class docstring for the contract."""
+        """See the class docstring for the contract. `latent_noise` (B, L) is the standard normal draw of
+        the reparameterised z = mu + sigma * noise (training only; drawn here when None): the trainer passes
+        its own so that data-parallel ranks share one draw for the global batch."""
         self._check_inputs(qpos, images, action_chunk, is_pad)
         config = self.config
         batch_size = qpos.shape[0]
@@ -209,7 +212,10 @@ class ACTBase(nn.Module):
                 if not config.cvae_image_grad:  # the KL term then cannot reshape the shared image features
                     cvae_tokens, cvae_pos = image_tokens.detach(), image_pos.detach()
             mu, logvar = self.cvae_encoder(qpos, action_chunk, is_pad, cvae_tokens, cvae_pos)  # (B, L), (B, L)
-            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # (B, L)
+            if latent_noise is not None and tuple(latent_noise.shape) != tuple(mu.shape):
+                raise ValueError(f"latent_noise must have shape (B, L) = {tuple(mu.shape)}, got {tuple(latent_noise.shape)}")
+            noise = torch.randn_like(mu) if latent_noise is None else latent_noise.to(mu)  # (B, L)
+            z = mu + torch.exp(0.5 * logvar) * noise  # (B, L)
 
         latent_token = self.latent_out_proj(z).unsqueeze(1)  # (B, 1, D)
         qpos_token = self.qpos_proj(qpos).unsqueeze(1)  # (B, 1, D)

@@ -5,6 +5,7 @@
     python scripts/train_act_proper.py --resume runs/<run folder>      # continue an interrupted run
 
     python scripts/train_act_proper.py --config configs/shelf_place_cpu.toml --model standard --data D.hdf5
+    torchrun --standalone --nproc_per_node 2 scripts/train_act_proper.py ...   # data-parallel, same batch
 
 Every flag is a field of training.trainer.TrainConfig or models.ACTConfig (the model flags default to the
 ACT paper's values); --config takes a recipe's [train] and [model] tables as the defaults, and the flags
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from pipeline.cli import (
     ConfigError,
@@ -107,6 +109,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
 
+    from training import distributed
+
+    # under torchrun: one process per rank (gloo on CPUs, NCCL on GPUs), rank 0 prints and writes
+    world = distributed.launched_world()
+    if world.distributed and not args.resume and args.batch_size % world.size:
+        if world.is_main:
+            print(f"error: batch_size {args.batch_size} (the global batch) cannot be split evenly over {world.size} "
+                  "processes; choose a multiple of the process count", file=sys.stderr)
+        return 2
+    distributed.init_process_group(world, use_cuda=torch.cuda.is_available() and args.device != "cpu")
+    args.quiet = args.quiet or not world.is_main
+    try:
+        return train(args, world)
+    finally:
+        distributed.close(world)
+
+
+def train(args: argparse.Namespace, world: Any) -> int:
     from evaluation.training_rollouts import attach_rollout_eval
     from training.trainer import TrainConfig, Trainer, TrainSetupError
 
@@ -129,31 +149,43 @@ def main(argv: list[str] | None = None) -> int:
             config = build(TrainConfig, args, args.train_fields, model=args.model or "standard", data=args.data)
             trainer = Trainer.start(config, model_overrides)
     except TrainSetupError as error:
-        print(f"error: {error}", file=sys.stderr)
+        if world.is_main:
+            print(f"error: {error}", file=sys.stderr)
         return 2
     if trainer.config.eval_every > 0:
         attach_rollout_eval(trainer)
-    print(
-        f"run folder: {trainer.run_dir}\n"
-        f"model: {trainer.config.model} ACT, {sum(p.numel() for p in trainer.model.parameters()) / 1e6:.1f}M parameters, "
-        f"cameras {', '.join(trainer.model_config.camera_names)} at {trainer.model_config.image_size}px, "
-        f"chunk {trainer.model_config.chunk_size}"
-        + (", state input env_state (privileged: object and goal positions)"
-           if trainer.config.state_input == "env_state" else "")
-        + f"; {len(trainer.train_episodes)} train / "
-        f"{len(trainer.val_episodes)} val episodes; device {trainer.device}, {torch.get_num_threads()} threads; "
-        f"step {trainer.step} of {trainer.config.steps}",
-        flush=True,
-    )
+    if world.is_main:
+        print(run_summary(trainer, world), flush=True)
     try:
         run_dir = trainer.run(progress=not args.quiet)
     except KeyboardInterrupt:
-        print(f"\ninterrupted at step {trainer.step}; saved. Continue with: "
-              f"python scripts/train_act_proper.py --resume {trainer.run_dir}", file=sys.stderr)
+        if world.is_main:
+            print(f"\ninterrupted at step {trainer.step}; saved. Continue with: "
+                  f"python scripts/train_act_proper.py --resume {trainer.run_dir}", file=sys.stderr)
         return 130
+    if not world.is_main:
+        return 0
     print(json.dumps({"run_dir": str(run_dir), "step": trainer.step, **(trainer.history[-1] if trainer.history else {})}))
     return 0
 
+
+
+def run_summary(trainer: Any, world: Any) -> str:
+    """The lines printed when training starts: run folder, model, data, device and step."""
+    import torch
+
+    config, model_config = trainer.config, trainer.model_config
+    parameters = sum(p.numel() for p in trainer.model.parameters()) / 1e6
+    processes = (f" x {world.size} processes (global batch {config.batch_size}, {config.batch_size // world.size} each)"
+                 if world.distributed else "")
+    return (
+        f"run folder: {trainer.run_dir}\n"
+        f"model: {config.model} ACT, {parameters:.1f}M parameters, cameras {', '.join(model_config.camera_names)} "
+        f"at {model_config.image_size}px, chunk {model_config.chunk_size}"
+        + (", state input env_state (privileged: object and goal positions)" if config.state_input == "env_state" else "")
+        + f"; {len(trainer.train_episodes)} train / {len(trainer.val_episodes)} val episodes; "
+        f"device {trainer.device}, {torch.get_num_threads()} threads{processes}; step {trainer.step} of {config.steps}"
+    )
 
 
 def cli() -> None:

@@ -92,3 +92,29 @@ def tiny_checkpoint(tiny_demo_file, tmp_path_factory) -> str:
         },
     )
     return str(path)
+
+
+class ScriptRun:
+    """What an entry point's ``main(argv)`` returned and printed (a subprocess's returncode, stdout, stderr)."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def run_main(script: str, *argv: str) -> ScriptRun:
+    """Runs ``scripts/<script>.py``'s ``main(argv)`` in this process, as its console script would (an argparse
+    error's SystemExit becomes the exit code), capturing what it prints. For the many one-line-error checks:
+    the same code path as the command, without a new interpreter's imports; tests of signals and of exit
+    codes end to end run the script as a subprocess."""
+    import contextlib
+    import importlib
+    import io
+
+    module = importlib.import_module(f"scripts.{script.removeprefix('scripts/').removesuffix('.py')}")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = module.main(list(argv))
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    return ScriptRun(int(code or 0), stdout.getvalue(), stderr.getvalue())

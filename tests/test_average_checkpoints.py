@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import run_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "scripts", "average_checkpoints.py")
@@ -88,7 +89,5 @@ def test_user_mistakes_are_one_line_errors(tiny_checkpoint, tmp_path):
         (["--checkpoints", tiny_checkpoint, tiny_checkpoint, "--output", tiny_checkpoint], "is one of the inputs"),
         (["--run", str(tmp_path), "--output", str(tmp_path / "a.pth")], "needs --steps"),
     ):
-        done = subprocess.run(
-            [sys.executable, SCRIPT, *arguments], capture_output=True, text=True, timeout=120, check=False,
-        )
+        done = run_main("average_checkpoints", *arguments)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr

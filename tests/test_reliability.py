@@ -11,6 +11,7 @@ from pathlib import Path
 
 import h5py
 import pytest
+from conftest import run_main
 from test_training import TINY_MODEL, tiny_train_config
 
 from training.checkpoint import load_checkpoint
@@ -79,11 +80,11 @@ def test_resume_refuses_flags_that_would_change_the_run_and_a_step_target_alread
     run_dir = Trainer.start(tiny_train_config(tiny_demo_file, tmp_path), TINY_MODEL).run(progress=False)
     before = (run_dir / "checkpoints" / "last.pth").read_bytes()
     for flags in (["--lr", "5"], ["--batch_size", "7"], ["--data", str(tmp_path / "other.hdf5")]):
-        done = run_script("scripts/train_act_proper.py", "--resume", str(run_dir), *flags, "--quiet")
+        done = run_main("scripts/train_act_proper.py", "--resume", str(run_dir), *flags, "--quiet")
         assert done.returncode == 2, done.stderr
         assert done.stderr.startswith("error: --resume continues a run") and flags[0] in done.stderr
         assert "Traceback" not in done.stderr
-    done = run_script("scripts/train_act_proper.py", "--resume", str(run_dir), "--steps", "3", "--quiet")
+    done = run_main("scripts/train_act_proper.py", "--resume", str(run_dir), "--steps", "3", "--quiet")
     assert done.returncode == 2 and "past --steps 3" in done.stderr
     assert (run_dir / "checkpoints" / "last.pth").read_bytes() == before
     done = run_script("scripts/train_act_proper.py", "--resume", str(run_dir), "--steps", "8", "--quiet")
@@ -109,7 +110,7 @@ def test_an_output_folder_that_cannot_be_made_is_one_error_line(tiny_demo_file, 
         ["scripts/reproduce.py", "--config", "configs/quickstart.toml", "--model", "standard", "--root", str(blocker)],
     ]
     for call in calls:
-        done = run_script(*call)
+        done = run_main(*call)
         assert done.returncode == 2, (call, done.stderr)
         assert done.stderr.strip().startswith("error: ") and "Traceback" not in done.stderr, done.stderr
 
@@ -219,9 +220,9 @@ def test_an_evaluation_does_not_overwrite_a_finished_result_file(tiny_checkpoint
     output = tmp_path / "result.json"
     args = ["scripts/evaluate_act_proper.py", "--checkpoint", tiny_checkpoint, "--episodes", "1", "--max_steps", "2",
             "--output", str(output), "--quiet"]
-    assert run_script(*args).returncode == 0
+    assert run_main(*args).returncode == 0
     first = output.read_bytes()
-    again = run_script(*args)
+    again = run_main(*args)
     assert again.returncode == 2 and again.stderr.startswith("error: ") and "--overwrite" in again.stderr
     assert output.read_bytes() == first
-    assert run_script(*args, "--overwrite").returncode == 0
+    assert run_main(*args, "--overwrite").returncode == 0

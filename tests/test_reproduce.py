@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import torch
+from conftest import run_main
 
 from envs.hdf5_demos import file_sha256
 
@@ -74,7 +75,9 @@ def test_a_recipe_goes_from_nothing_to_results_and_a_rerun_redoes_nothing(tmp_pa
 
 
 def test_a_killed_recipe_continues_its_training_where_it_stopped(tmp_path):
-    overrides = [*TINY, "train.steps=400", "train.val_every=5", "top.average_last=1", "top.modes=[\"chunk\"]"]
+    # long enough to be stopped after its first checkpoint (step 5), short enough to finish quickly on the rerun
+    overrides = [*TINY, "train.steps=60", "train.val_every=5", "train.save_every=0", "top.average_last=1",
+                 "top.modes=[\"chunk\"]"]
     command = [sys.executable, "scripts/reproduce.py", "--config", "configs/shelf_place_cpu.toml", "--root",
                str(tmp_path), "--quiet", "--model", "standard", *overrides]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -92,11 +95,11 @@ def test_a_killed_recipe_continues_its_training_where_it_stopped(tmp_path):
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130 and "rerun the same command" in stderr
     stopped_at = torch.load(last, weights_only=True)["step"]
-    assert 5 <= stopped_at < 400
+    assert 5 <= stopped_at < 60
     done = reproduce(tmp_path, "--model", "standard", *overrides)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"resuming at step {stopped_at}" in done.stdout
-    assert torch.load(last, weights_only=True)["step"] == 400
+    assert torch.load(last, weights_only=True)["step"] == 60
 
 
 def test_a_demo_file_collected_otherwise_is_refused_not_reused(tiny_demo_file, tmp_path):
@@ -118,7 +121,7 @@ def test_a_recipe_mistake_is_one_error_line_before_any_work(tmp_path):
     for args, message in ((["--model", "standard", "top.average_last=13"], "average"),
                           (["--model", "standard", "--task", "no-such-v3"], "no-such-v3"),
                           (["--model", "standard", "train.stepz=1"], "unknown setting 'stepz'")):
-        done = reproduce(tmp_path, *args, timeout=120)
+        done = run_main("reproduce", "--config", "configs/shelf_place_cpu.toml", "--root", str(tmp_path), *args)
         assert done.returncode == 2 and done.stderr.startswith("error: ") and message in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
     assert not (tmp_path / "data").exists()

@@ -34,6 +34,7 @@ def act_loss(
     kl_weight: float,
     reconstruction: str = "l1",
     huber_delta: float = 1.0,
+    valid_rows: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """{"loss", "l1", "kl"} scalar tensors and "l1_per_dim" (A,) for predictions/targets (B, S, A)
     and is_pad (B, S). ``l1`` is the mean of ``l1_per_dim``, whatever ``reconstruction`` the loss
@@ -41,6 +42,11 @@ def act_loss(
 
     ``is_pad`` is True for padded steps; those never affect the loss, whatever values they hold.
     With ``mu`` None (no latent path) the KL term is 0.
+
+    ``valid_rows`` is the number of non-padded (batch, step) rows the reconstruction mean divides by
+    (default: this batch's). A data-parallel rank passes the global batch's count ÷ the number of
+    processes, so that the mean of the ranks' losses (what their averaged gradients descend) is the
+    loss of the whole batch, however its padding falls between them.
     """
     if pred_actions.shape != target_actions.shape:
         raise ValueError(
@@ -59,11 +65,13 @@ def act_loss(
     valid = (~is_pad).unsqueeze(-1).expand_as(pred_actions)  # (B, S, A)
     # where() rather than a multiply, so even inf/nan at padded steps cannot leak into the loss.
     abs_error = torch.where(valid, (pred_actions - target_actions).abs(), 0.0)  # (B, S, A)
-    l1 = abs_error.sum() / valid.sum().clamp(min=1)  # ()
+    rows = valid[..., 0].sum() if valid_rows is None else valid_rows  # () non-padded (batch, step) rows
+    entries = (rows * pred_actions.shape[-1]).clamp(min=1)  # () non-padded (batch, step, action) entries
+    l1 = abs_error.sum() / entries  # ()
     kl = (
         pred_actions.new_zeros(()) if mu is None else kl_to_standard_normal(mu, logvar)
     )  # ()
-    l1_per_dim = abs_error.sum(dim=(0, 1)) / valid[..., 0].sum().clamp(min=1)  # (A,)
+    l1_per_dim = abs_error.sum(dim=(0, 1)) / rows.clamp(min=1)  # (A,)
     if reconstruction == "l1":
         recon = l1
     else:
@@ -72,7 +80,7 @@ def act_loss(
             error = abs_error.pow(2)  # (B, S, A)
         else:  # huber in smooth-L1 form: slope 1 beyond delta, as L1
             error = F.smooth_l1_loss(abs_error, torch.zeros_like(abs_error), beta=huber_delta, reduction="none")
-        recon = error.sum() / valid.sum().clamp(min=1)  # ()
+        recon = error.sum() / entries  # ()
     return {"loss": recon + kl_weight * kl, "l1": l1, "kl": kl, "l1_per_dim": l1_per_dim}
 
 
@@ -103,13 +111,17 @@ def forward_and_loss(
     amp: str = "off",
     reconstruction: str = "l1",
     huber_delta: float = 1.0,
+    latent_noise: Tensor | None = None,
+    valid_rows: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """One training forward pass and its `act_loss`. With ``amp="bf16"`` the model runs under
-    bfloat16 autocast and the loss is computed in fp32 from its outputs cast back."""
+    bfloat16 autocast and the loss is computed in fp32 from its outputs cast back. `latent_noise`
+    goes to the model (its CVAE draw), `valid_rows` to `act_loss`."""
     bf16 = amp == "bf16"
+    extra = {} if latent_noise is None else {"latent_noise": latent_noise}
     with torch.autocast(qpos.device.type, dtype=torch.bfloat16, enabled=bf16):
-        pred, mu, logvar = model(qpos, images, action_chunk, is_pad)  # (B, S, A), (B, L), (B, L)
+        pred, mu, logvar = model(qpos, images, action_chunk, is_pad, **extra)  # (B, S, A), (B, L), (B, L)
     if bf16:
         pred = pred.float()
         mu, logvar = (None, None) if mu is None else (mu.float(), logvar.float())
-    return act_loss(pred, action_chunk, is_pad, mu, logvar, kl_weight, reconstruction, huber_delta)
+    return act_loss(pred, action_chunk, is_pad, mu, logvar, kl_weight, reconstruction, huber_delta, valid_rows)

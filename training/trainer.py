@@ -16,10 +16,11 @@ the optimiser's: every checkpoint's ``model_state`` is then the average (the pol
 validated and evaluated), and last.pth also holds the optimiser's own weights under
 ``train_model_state`` so that a resume continues both.
 
-Determinism: batch k is drawn from a generator seeded with (seed, k) (see
-`training.dataset.StepBatchSampler`), augmentation uses a generator seeded the
-same way, and the torch RNG state (dropout, CVAE noise) is saved in every
-checkpoint, so ``--resume`` reproduces the uninterrupted run's losses on CPU.
+Determinism: every random draw of step k is a function of (seed, k): its batch (see
+`training.dataset.StepBatchSampler`), its image shifts and its CVAE noise (drawn for the whole batch),
+and its dropout masks (torch's generator is reseeded with (seed, k, rank) before the step). So
+``--resume`` reproduces the uninterrupted run's weights bit for bit on CPU, after an interrupt at any
+point, and data-parallel processes (`training.distributed`) compute one process's batch.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from tqdm import tqdm
 from envs.hdf5_demos import DemoFileInfo, demo_file_provenance, validate_demo_file
 from models import MODEL_KINDS, ACTConfig, build_model
 from training import batch_keys
+from training import distributed as dist_
 from training.atomic import atomic_path, write_json, write_text
 from training.augment import random_shift
 from training.checkpoint import CheckpointError, code_state, code_version, load_checkpoint, save_checkpoint
@@ -314,6 +316,7 @@ def training_provenance(config: TrainConfig) -> dict[str, Any]:
         "demo": demo_file_provenance(config.data),
         "torch": str(torch.__version__),
         "threads": torch.get_num_threads(),
+        "processes": dist_.current_world().size,  # data-parallel training processes (torchrun)
         "machine": machine_description(),
         "resumed": [],
     }
@@ -333,6 +336,12 @@ class Trainer:
         val_episodes: list[int],
     ) -> None:
         config = dataclasses.replace(config, amp=resolve_amp(config.amp, config.resolved_device()))
+        self.world = dist_.current_world()
+        if config.batch_size % self.world.size:
+            raise TrainSetupError(
+                f"batch_size {config.batch_size} (the global batch) cannot be split evenly over {self.world.size} "
+                "processes; choose a multiple of the process count"
+            )
         self.config = config
         self.model_config = model_config
         self.run_dir = run_dir
@@ -341,6 +350,8 @@ class Trainer:
         self.train_episodes = train_episodes
         self.val_episodes = val_episodes
         self.device = config.resolved_device()
+        if self.device.type == "cuda" and self.world.distributed:
+            self.device = torch.device("cuda", self.world.local_rank)  # one GPU per process
         if self.device.type == "cuda":
             # fixed input shapes: let cuDNN pick its fastest convolutions; TF32 matmuls on Ampere and later
             torch.backends.cudnn.benchmark = True
@@ -350,7 +361,13 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, config.lr, config.lr_backbone, config.weight_decay)
         # the module train_step calls: the model itself, or its compiled wrapper (same parameters;
         # validation, EMA and checkpoints use self.model, so nothing compiled is saved or evaluated)
-        self.train_forward_model: torch.nn.Module = torch.compile(self.model) if config.compile else self.model
+        self.train_forward_model: torch.nn.Module = self.model
+        if self.world.distributed:  # gradients averaged over the processes during backward
+            self.train_forward_model = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        if config.compile:
+            self.train_forward_model = torch.compile(self.train_forward_model)
         # the moving average of the weights (ema_decay > 0): a frozen copy updated after every step
         self.ema_model: torch.nn.Module | None = None
         if config.ema_decay > 0:
@@ -406,16 +423,22 @@ class Trainer:
         if config.epochs > 0:
             train_frames = sum(info.episode_lengths[e] for e in train_episodes)
             config = dataclasses.replace(config, steps=max(1, math.ceil(config.epochs * train_frames / config.batch_size)))
-        name = config.run_name or (
+        world = dist_.current_world()
+        name = dist_.broadcast(config.run_name or (  # rank 0's clock names a data-parallel run
             f"{info.task}__{config.model}__seed{config.seed}__{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-        )
+        ), world)
         check_run_name(name)
         run_dir = Path(config.output_dir) / name
-        lock = hold_run_lock(run_dir)
-        remove_stale_temporaries(run_dir)
-        if any((run_dir / marker).exists() for marker in ("config.json", "metrics.jsonl", "checkpoints/last.pth")):
-            lock.close()
-            raise TrainSetupError(f"{run_dir} already holds a run; pass --resume {run_dir} or another --run_name")
+
+        def claim_run_folder() -> Any:
+            lock = hold_run_lock(run_dir)
+            remove_stale_temporaries(run_dir)
+            if any((run_dir / marker).exists() for marker in ("config.json", "metrics.jsonl", "checkpoints/last.pth")):
+                lock.close()
+                raise TrainSetupError(f"{run_dir} already holds a run; pass --resume {run_dir} or another --run_name")
+            return lock
+
+        lock = dist_.on_main(world, claim_run_folder)  # rank 0 alone writes the run folder
         trainer = cls(config, model_config, run_dir, info, normalizer, train_episodes, val_episodes)
         trainer._lock = lock
         trainer.provenance = training_provenance(config)
@@ -423,8 +446,9 @@ class Trainer:
             trainer.model.load_state_dict(init["model_state"])
             if trainer.ema_model is not None:
                 trainer.ema_model.load_state_dict(init["model_state"])
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(run_dir / "config.json", trainer.describe())
+        if world.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_json(run_dir / "config.json", trainer.describe())
         return trainer
 
     @classmethod
@@ -463,11 +487,17 @@ class Trainer:
                 f"was trained on {env['image_size']}px images from {', '.join(env['cameras'])}; "
                 "resume with the dataset it was trained on"
             )
-        lock = hold_run_lock(last.parent.parent)
-        removed = remove_stale_temporaries(last.parent.parent)
-        if removed:
-            print(f"removed {len(removed)} unfinished file(s) of an interrupted write: "
-                  + ", ".join(path.name for path in removed))
+        world = dist_.current_world()
+
+        def claim_run_folder() -> Any:
+            lock = hold_run_lock(last.parent.parent)
+            removed = remove_stale_temporaries(last.parent.parent)
+            if removed:
+                print(f"removed {len(removed)} unfinished file(s) of an interrupted write: "
+                      + ", ".join(path.name for path in removed))
+            return lock
+
+        lock = dist_.on_main(world, claim_run_folder)
         trainer = cls(
             config,
             model_config,
@@ -481,7 +511,7 @@ class Trainer:
         trainer.stored_steps = stored_steps
         trainer.provenance = dict(checkpoint.get("provenance") or {})
         trainer.provenance["resumed"] = [*trainer.provenance.get("resumed", []),
-                                         {"step": int(checkpoint["step"]), "code": code_state()}]
+                                         {"step": int(checkpoint["step"]), "code": code_state(), "processes": world.size}]
         trainer.model.load_state_dict(checkpoint.get("train_model_state", checkpoint["model_state"]))
         if trainer.ema_model is not None:
             trainer.ema_model.load_state_dict(checkpoint["model_state"])
@@ -493,7 +523,9 @@ class Trainer:
         if torch.cuda.is_available() and checkpoint["rng"].get("cuda"):
             torch.cuda.set_rng_state_all(checkpoint["rng"]["cuda"])
         trainer.history = _read_metrics(trainer.run_dir / "metrics.jsonl", up_to_step=trainer.step)
-        _rewrite_metrics(trainer.run_dir / "metrics.jsonl", trainer.history)
+        if world.is_main:
+            _rewrite_metrics(trainer.run_dir / "metrics.jsonl", trainer.history)
+        dist_.barrier(world)  # no rank reads the run folder while rank 0 rewrites it
         return trainer
 
     def describe(self) -> dict[str, Any]:
@@ -514,9 +546,10 @@ class Trainer:
     def _to_model_inputs(self, batch: dict[str, torch.Tensor], augment: bool, step: int) -> dict[str, torch.Tensor]:
         images = normalize_images(batch[batch_keys.IMAGES].to(self.device))  # (B, N, 3, H, W)
         if augment and self.config.augment_shift > 0:
-            seed = int(np.random.default_rng([self.config.seed, step, 1]).integers(2**62))
-            generator = torch.Generator().manual_seed(seed)
-            images = random_shift(images, self.config.augment_shift, generator)  # on self.device
+            generator = torch.Generator().manual_seed(step_seed(self.config.seed, step, STREAM_SHIFT))
+            # this process's part of the step's global batch (all of it with one process)
+            images = random_shift(images, self.config.augment_shift, generator,
+                                  first=self.world.rank * images.shape[0], global_batch=self.config.batch_size)
         qpos = batch[batch_keys.QPOS].to(self.device)  # (B, Q)
         action_chunk = batch[batch_keys.ACTION_CHUNK].to(self.device)  # (B, S, A)
         return {
@@ -531,23 +564,48 @@ class Trainer:
         """The weights the policy uses: the moving average when ema_decay > 0, else the trained model."""
         return self.ema_model if self.ema_model is not None else self.model
 
-    def compute_loss(self, inputs: dict[str, torch.Tensor], model: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
+    def compute_loss(
+        self, inputs: dict[str, torch.Tensor], model: torch.nn.Module | None = None, **extra: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         return forward_and_loss(
             model if model is not None else self.model, inputs["qpos"], inputs["images"], inputs["action_chunk"], inputs["is_pad"],
-            self.model_config.kl_weight, self.config.amp, self.config.action_loss, self.config.huber_delta,
+            self.model_config.kl_weight, self.config.amp, self.config.action_loss, self.config.huber_delta, **extra,
         )
+
+    def batch(self, step: int) -> dict[str, torch.Tensor]:
+        """This process's part of training step `step`'s batch (all of it with one process), as `run` draws it."""
+        sampler = StepBatchSampler(self._train_set.lengths, self.config.batch_size, self.config.seed, step + 1)
+        indices = self.world.shard(sampler.batch_indices(step))
+        return torch.utils.data.default_collate([self._train_set[i] for i in indices])
+
+    def backward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The forward pass and gradients of step `self.step` on `batch` (this process's part of the step's
+        batch): the parameters' ``.grad`` then hold the gradient of the whole batch's loss (averaged over
+        the processes); returns the losses."""
+        self.model.train()
+        # dropout masks: a function of (seed, step, rank), so a resumed step draws what it drew before
+        torch.manual_seed(step_seed(self.config.seed, self.step, STREAM_DROPOUT + self.world.rank))
+        inputs = self._to_model_inputs(batch, augment=True, step=self.step)
+        local_batch = inputs["qpos"].shape[0]
+        generator = torch.Generator().manual_seed(step_seed(self.config.seed, self.step, STREAM_LATENT))
+        latent_noise = torch.randn(self.config.batch_size, self.model_config.latent_dim, generator=generator)  # (G, L)
+        first = self.world.rank * local_batch
+        latent_noise = latent_noise[first:first + local_batch].to(self.device)  # (B, L) this process's rows
+        valid_rows = None
+        if self.world.distributed:  # the reconstruction mean over the whole batch's non-padded rows
+            valid_rows = dist_.all_reduce_sum((~inputs["is_pad"]).sum().float(), self.world) / self.world.size
+        losses = self.compute_loss(inputs, self.train_forward_model, latent_noise=latent_noise, valid_rows=valid_rows)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        return losses
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One optimiser step; returns its metrics as detached 0-d tensors on the training device
         (reading them with ``.item()`` here would make the CPU wait for the GPU at every step)."""
-        self.model.train()
-        inputs = self._to_model_inputs(batch, augment=True, step=self.step)
-        losses = self.compute_loss(inputs, self.train_forward_model)
-        self.optimizer.zero_grad(set_to_none=True)
+        losses = self.backward(batch)
         factor = self.config.lr_factor(self.step)
         for group, base_lr in zip(self.optimizer.param_groups, (self.config.lr, self.config.lr_backbone), strict=True):
             group["lr"] = base_lr * factor
-        losses["loss"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
         self._update_ema()
@@ -648,15 +706,19 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------
     def run(self, progress: bool = True) -> Path:
         config = self.config
+        main = self.world.is_main  # rank 0 alone logs, validates, evaluates and saves
+        progress = progress and main
         self._run_started = time.perf_counter()
-        if config.logger == "tensorboard" and self._tensorboard is None:
+        if config.logger == "tensorboard" and self._tensorboard is None and main:
             try:
                 self._tensorboard = TensorBoardLogger(self.run_dir / "tensorboard", purge_step=self.step or None)
             except LoggerError as error:
                 raise TrainSetupError(str(error)) from None
-        sampler = StepBatchSampler(
+        sampler: Any = StepBatchSampler(
             self._train_set.lengths, config.batch_size, config.seed, config.steps, start_step=self.step
         )
+        if self.world.distributed:
+            sampler = dist_.ShardedBatches(sampler, self.world)  # this process's slice of every step's batch
         if config.data_on_device:
             windows = DeviceWindows(self._train_set, self.device)
             batches: Any = (windows.batch(indices) for indices in sampler)
@@ -687,25 +749,29 @@ class Trainer:
                     if self.step % config.log_every == 0 or self.step == config.steps:
                         elapsed = time.perf_counter() - tick
                         stacked = torch.stack([torch.stack([w[key] for key in window[0]]) for w in window])  # (steps, metrics)
-                        means = dict(zip(window[0], stacked.float().mean(dim=0).tolist(), strict=True))  # one sync
+                        step_means = dist_.all_reduce_mean(stacked.float().mean(dim=0), self.world)  # (metrics,)
+                        means = dict(zip(window[0], step_means.tolist(), strict=True))  # one sync
                         means["train/lr"] = self.optimizer.param_groups[0]["lr"]
                         means["perf/steps_per_s"] = len(window) / elapsed
-                        self.log(means)
+                        if main:
+                            self.log(means)
                         bar.set_postfix(loss=f"{means['train/loss']:.3f}", l1=f"{means['train/l1']:.3f}",
                                         it_s=f"{means['perf/steps_per_s']:.2f}")
                         window, tick = [], time.perf_counter()
                     evaluate_now = config.eval_every > 0 and self.step % config.eval_every == 0
-                    if self.step % config.val_every == 0 or evaluate_now or self.step == config.steps:
+                    if main and (self.step % config.val_every == 0 or evaluate_now or self.step == config.steps):
                         self._validate_and_save(bar)
                         tick = time.perf_counter()
-                    if config.save_every and self.step % config.save_every == 0:
+                    if main and config.save_every and self.step % config.save_every == 0:
                         self.save(f"step_{self.step:06d}", with_optimizer=False)  # weights only: small
         except KeyboardInterrupt:
             bar.close()
-            self.save("last")
+            if main:
+                self.save("last")
             self.release()
             raise
         bar.close()
+        dist_.barrier(self.world)  # every process ends with rank 0's last checkpoint written
         self.release()
         return self.run_dir
 
@@ -742,6 +808,15 @@ class Trainer:
         plot_losses(self.history, self.run_dir / "plots" / "loss.png")
         if record:
             bar.write(f"step {self.step}: " + ", ".join(f"{k}={v:.4f}" for k, v in record.items()))
+
+
+# streams of per-step random draws (`step_seed`)
+STREAM_SHIFT, STREAM_LATENT, STREAM_DROPOUT = 1, 2, 3  # dropout: STREAM_DROPOUT + rank
+
+
+def step_seed(seed: int, step: int, stream: int) -> int:
+    """A seed for one kind of random draw of one training step, independent of every other (seed, step, stream)."""
+    return int(np.random.default_rng([seed, step, stream]).integers(2**62))
 
 
 def check_run_name(name: str) -> None:
