@@ -266,12 +266,49 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+# file attributes that say how and when a file was written, not what it holds
+WRITE_RECORD_ATTRS = ("created", "command", "collect_config")
+
+
+def demo_content_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of what a demo file holds: every dataset's name, dtype, shape and values, every group's and
+    dataset's attributes, and the file's attributes except when and how it was written (`WRITE_RECORD_ATTRS`).
+    Two collections of the same demonstrations have equal content hashes though their bytes (timestamps,
+    compression layout) differ, so runs trained on "the same demos" can be checked to be."""
+    import hashlib
+
+    digest = hashlib.sha256()
+
+    def add_attrs(attrs: h5py.AttributeManager, skip: tuple[str, ...] = ()) -> None:
+        for key in sorted(attrs):
+            if key not in skip:
+                value = _plain(attrs[key])
+                value = value.tolist() if isinstance(value, np.ndarray) else value
+                digest.update(f"attr {key}={value!r}\n".encode())
+
+    with h5py.File(path, "r") as f:
+        add_attrs(f.attrs, WRITE_RECORD_ATTRS)
+        names: list[str] = []
+        f.visit(names.append)
+        for name in sorted(names):
+            item = f[name]
+            digest.update(f"item {name}\n".encode())
+            add_attrs(item.attrs)
+            if isinstance(item, h5py.Dataset):
+                values = np.ascontiguousarray(item[()])
+                digest.update(f"{values.dtype.str} {values.shape}\n".encode())
+                digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
 def demo_file_provenance(path: str | os.PathLike) -> dict[str, Any]:
-    """The demo file's path, sha256 and collection attributes (task, cameras, expert settings, versions, command)."""
+    """The demo file's path, sha256 of its bytes and of its content (`demo_content_sha256`) and its collection
+    attributes (task, cameras, expert settings, versions, command)."""
     with h5py.File(path, "r") as f:
         attrs = {key: _plain(value) for key, value in f.attrs.items()}
     attrs = {key: value.tolist() if isinstance(value, np.ndarray) else value for key, value in attrs.items()}
-    return {"path": str(path), "sha256": file_sha256(path), "attributes": attrs}
+    return {"path": str(path), "sha256": file_sha256(path), "content_sha256": demo_content_sha256(path),
+            "attributes": attrs}
 
 
 def read_episode(path: str | os.PathLike, index: int, with_images: bool = True) -> dict[str, Any]:

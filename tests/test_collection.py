@@ -16,7 +16,15 @@ import pytest
 
 from envs import EnvConfig, MetaWorldEnv
 from envs.collection import CollectConfig, OutputExistsError, collect_demos
-from envs.hdf5_demos import DemoFileError, episode_name, partial_path, read_episode, validate_demo_file
+from envs.hdf5_demos import (
+    DemoFileError,
+    demo_content_sha256,
+    episode_name,
+    file_sha256,
+    partial_path,
+    read_episode,
+    validate_demo_file,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "scripts", "collect_act_demos.py")
@@ -70,6 +78,21 @@ def test_two_workers_collect_the_same_episodes(tiny_demo_file, tmp_path):
         assert a["seed"] == b["seed"]
         np.testing.assert_array_equal(a["actions"], b["actions"])
         np.testing.assert_array_equal(a["images"]["behindGripper"], b["images"]["behindGripper"])
+    # written at another time by another command: other bytes, the same content
+    assert file_sha256(output) != file_sha256(tiny_demo_file)
+    assert demo_content_sha256(output) == demo_content_sha256(tiny_demo_file)
+
+
+def test_the_content_hash_sees_one_changed_action(tiny_demo_file, tmp_path):
+    copy = tmp_path / "copy.hdf5"
+    shutil.copy(tiny_demo_file, copy)
+    before = demo_content_sha256(copy)
+    with h5py.File(copy, "r+") as f:
+        f.attrs["created"] = "another time"  # when it was written: not content
+        assert demo_content_sha256(copy) == before
+        actions = f[episode_name(1)]["actions"]
+        actions[3, 0] = actions[3, 0] + 1e-3
+    assert demo_content_sha256(copy) != before
 
 
 def test_noise_injection_keeps_clean_expert_labels(tiny_demo_file):
