@@ -104,6 +104,9 @@ def main() -> None:
         ("reproduce: average longer than the run", ["scripts/reproduce.py", "--config", "configs/shelf_place_cpu.toml", "--model", "standard", "train.steps=2000", "--root", str(work)]),
         ("reproduce: --root is a file", ["scripts/reproduce.py", "--config", "configs/quickstart.toml", "--model", "standard", "--root", str(blocker)]),
         ("reproduce: recipe file missing", ["scripts/reproduce.py", "--config", "configs/nope.toml", "--model", "standard"]),
+        ("torchrun train: global batch 5 over 2 processes", ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "scripts/train_act_proper.py", "--data", str(demos), "--steps", "2", "--output_dir", str(work / "runs5"), *tiny[:-5], "--batch_size", "5", "--quiet"]),
+        ("torchrun train: into a folder that holds a run", ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "scripts/train_act_proper.py", "--data", str(demos), "--steps", "2", "--output_dir", str(work / "runs"), "--run_name", "r", *tiny]),
+        ("torchrun train: --resume with --lr", ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "scripts/train_act_proper.py", "--resume", str(run), "--lr", "5"]),
         ("export: output exists", ["scripts/export_policy.py", "--checkpoint", str(last), "--output", str(run)]),
     ]
     print("| input or fault | exit | message (first line) | traceback | files intact |")
