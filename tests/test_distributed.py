@@ -31,7 +31,7 @@ def test_two_ranks_at_half_the_batch_give_one_process_gradient(tiny_demo_file, t
     for both models."""
     two = tmp_path / "two.pt"
     torchrun(HELPER, tiny_demo_file, str(tmp_path / "runs"), str(two))
-    ranks_by_model = torch.load(two)
+    ranks_by_model = torch.load(two, weights_only=True)
     one_process = runpy.run_path(HELPER)["gradient_of_a_step"]
     for model, ranks in ranks_by_model.items():
         single = one_process(tiny_demo_file, str(tmp_path / "runs"), model, SINGLE)
