@@ -441,7 +441,8 @@ class Trainer:
         lock = dist_.on_main(world, claim_run_folder)  # rank 0 alone writes the run folder
         trainer = cls(config, model_config, run_dir, info, normalizer, train_episodes, val_episodes)
         trainer._lock = lock
-        trainer.provenance = training_provenance(config)
+        # rank 0 alone writes checkpoints: only it reads and hashes the demo file for the record
+        trainer.provenance = training_provenance(config) if world.is_main else {}
         if init is not None:
             trainer.model.load_state_dict(init["model_state"])
             if trainer.ema_model is not None:
