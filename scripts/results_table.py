@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Print a markdown table of evaluation result files (written by scripts/evaluate_act_proper.py or reproduce.py).
 
-    python scripts/results_table.py results/*.json              # one row per run: both modes, wall time, machine
+    python scripts/results_table.py results/*.json              # one row per run: both modes, wall time, machine,
+                                                                # then the means over MT10 and the very hard five
     python scripts/results_table.py --per_file results/*.json   # one row per result file
 """
 
@@ -18,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("results", nargs="+", help="result JSON files")
     parser.add_argument("--per_file", action="store_true", help="one row per file instead of one per run")
     args = parser.parse_args(argv)
-    from evaluation.report import headline_table
+    from evaluation.report import headline_table, task_set_table
     from evaluation.rollout import results_markdown_table
 
     results = read_json_files(args.results)
@@ -26,7 +27,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     names = [Path(path).stem for path in args.results]
     try:
-        print(results_markdown_table(results, names) if args.per_file else headline_table(results))
+        if args.per_file:
+            print(results_markdown_table(results, names))
+        else:
+            print(headline_table(results))
+            summary = task_set_table(results)
+            if summary:
+                print("\n" + summary)
     except KeyError as error:
         print(f"error: a file is not an evaluation result (missing {error})", file=sys.stderr)
         return 2

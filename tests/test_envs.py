@@ -20,6 +20,15 @@ def test_all_fifty_tasks_are_listed():
     assert "shelf-place-v3" in tasks and "reach-v3" in tasks
 
 
+def test_task_sets_match_metaworld():
+    from metaworld.env_dict import MT10_V3
+
+    from envs.task_sets import MT10, VERY_HARD
+
+    assert MT10 == tuple(MT10_V3)
+    assert set(VERY_HARD) <= set(available_tasks()) and len(set(VERY_HARD)) == 5
+
+
 def test_observation_keys_shapes_dtypes(env):
     obs = env.reset(0)
     assert obs["qpos"].shape == (4,) and obs["qpos"].dtype == np.float32

@@ -1,0 +1,30 @@
+"""Named sets of MetaWorld tasks that results are summarised over (no MetaWorld import)."""
+
+from __future__ import annotations
+
+# MetaWorld's MT10 benchmark (Yu et al. 2019), in the order of metaworld.env_dict.MT10_V3
+# (tests/test_envs.py checks the two agree).
+MT10 = (
+    "reach-v3",
+    "push-v3",
+    "pick-place-v3",
+    "door-open-v3",
+    "drawer-open-v3",
+    "drawer-close-v3",
+    "button-press-topdown-v3",
+    "peg-insert-side-v3",
+    "window-open-v3",
+    "window-close-v3",
+)
+
+# The "very hard" group of the difficulty split of Seo et al. 2022 (Masked World Models), which the
+# 3D Diffusion Policy paper (Ze et al. 2024) reports group means over.
+VERY_HARD = (
+    "shelf-place-v3",
+    "disassemble-v3",
+    "stick-pull-v3",
+    "stick-push-v3",
+    "pick-place-wall-v3",
+)
+
+TASK_SETS: dict[str, tuple[str, ...]] = {"MT10": MT10, "very hard": VERY_HARD}
