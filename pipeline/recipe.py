@@ -10,6 +10,7 @@ A recipe file has top-level settings and four tables, each checked against the d
     [train]    training.trainer.TrainConfig   (not data, model, output_dir, run_name)
     [eval]     evaluation.rollout.EvalConfig  (not seeds, video_dir, device, on_demo_states)
     [modified.model], [standard.train], ...: settings for one model only
+    [tasks."reach-v3".collect], ...: settings for one task only (each with its evidence in a comment)
 
 The device never changes the experiment: a recipe sized for a CPU runs the same settings on a GPU.
 Names are short and fixed by the recipe: the run ``<task>__<model>__<recipe>[__seed<k>][__<hash>]``
@@ -41,6 +42,7 @@ EXCLUDED = {
 }
 TABLES = {"collect": CollectConfig, "model": ACTConfig, "train": TrainConfig, "eval": EvalConfig}
 TOP_LEVEL = ("sized_for", "average_last", "modes")
+PER_TASK = "tasks"  # [tasks."<task>".<table>]
 MODES = ("chunk", "ta")
 # settings that change how fast a stage runs, never what it produces: left out of names
 EXECUTION_ONLY = {
@@ -64,6 +66,7 @@ class Recipe:
     average_last: int = 5
     modes: tuple[str, ...] = MODES
     overrides: dict[str, Any] = field(default_factory=dict)  # "section.key" -> value given on the command line
+    task_settings: dict[str, Any] = field(default_factory=dict)  # "section.key" -> value from [tasks."<task>"]
     source: str = ""  # path of the recipe file
 
     # -- names -------------------------------------------------------------------------------
@@ -130,6 +133,7 @@ class Recipe:
         return {
             "recipe": self.name, "source": self.source, "model": self.model, "sized_for": self.sized_for,
             "average_last": self.average_last, "modes": list(self.modes), "overrides": self.overrides,
+            "task_settings": self.task_settings,
             "collect": _plain(self.collect), "model_settings": _plain(self.model_settings),
             "train": _plain(self.train), "eval": _plain(self.eval),
         }
@@ -146,11 +150,11 @@ def load_recipe(path: str | Path, model: str, task: str | None = None, overrides
         raise ConfigError(f"model must be one of {', '.join(MODEL_KINDS)}, got {model!r}")
     path = Path(path)
     raw = read_config_file(path)
-    unknown = sorted(set(raw) - set(TABLES) - set(TOP_LEVEL) - set(MODEL_KINDS))
+    unknown = sorted(set(raw) - set(TABLES) - set(TOP_LEVEL) - set(MODEL_KINDS) - {PER_TASK})
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r}; a recipe has {', '.join(TOP_LEVEL)}, the "
-                          f"tables {', '.join(f'[{name}]' for name in TABLES)} and per-model tables such as "
-                          "[modified.model]")
+                          f"tables {', '.join(f'[{name}]' for name in TABLES)}, per-model tables such as "
+                          '[modified.model] and per-task tables such as [tasks."reach-v3".collect]')
     tables = {name: dict(check_section(raw.get(name, {}), cls, f"{path} [{name}]", EXCLUDED[name]))
               for name, cls in TABLES.items()}
     for kind in MODEL_KINDS:  # [modified.model] etc.: settings for one model only
@@ -165,6 +169,19 @@ def load_recipe(path: str | Path, model: str, task: str | None = None, overrides
     if task is not None:
         tables["collect"]["task"] = task
         applied["collect.task"] = task
+    per_task = raw.get(PER_TASK, {})
+    if not isinstance(per_task, dict) or any(not isinstance(values, dict) or set(values) - set(TABLES)
+                                             for values in per_task.values()):
+        raise ConfigError(f'{path} [{PER_TASK}] holds one table per task, such as [tasks."reach-v3".collect], '
+                          f"each with only the tables {', '.join(TABLES)}")
+    for name in per_task:
+        check_task_name(name, f"{path} [{PER_TASK}]")
+    task_settings: dict[str, Any] = {}
+    for name, values in per_task.get(tables["collect"].get("task"), {}).items():
+        if "task" in values:
+            raise ConfigError(f"{path} [{PER_TASK}]: a task's own table cannot change its task")
+        tables[name].update(check_section(values, TABLES[name], f"{path} [{PER_TASK}.{name}]", EXCLUDED[name]))
+        task_settings.update({f"{name}.{key}": value for key, value in values.items()})
     for text in overrides:
         section, key, value = parse_override(text)
         if section == "top":
@@ -181,10 +198,20 @@ def load_recipe(path: str | Path, model: str, task: str | None = None, overrides
         name=path.stem, model=model, collect=tables["collect"], model_settings=tables["model"],
         train=tables["train"], eval=tables["eval"], sized_for=str(top.get("sized_for", "")),
         average_last=int(top.get("average_last", 5)), modes=tuple(top.get("modes", MODES)),
-        overrides=applied, source=str(path),
+        overrides=applied, task_settings=task_settings, source=str(path),
     )
     _check(recipe)
     return recipe
+
+
+def check_task_name(name: str, where: str) -> None:
+    """Refuses a name that is no MetaWorld task (a misspelt per-task table would otherwise apply to nothing)."""
+    from envs import TaskNameError, check_task
+
+    try:
+        check_task(name)
+    except TaskNameError as error:
+        raise ConfigError(f"{where}: {error}") from None
 
 
 def _check(recipe: Recipe) -> None:

@@ -95,7 +95,9 @@ def run_recipe(recipe: Recipe, root: str | Path = ".", device: str = "auto", thr
     run_dir = root / "runs" / recipe.run_name
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"recipe {recipe.name} ({recipe.source}), sized for: {recipe.sized_for or 'unstated'}\n"
-          f"{recipe.model} ACT on {recipe.task}; device {device}, {torch.get_num_threads()} torch thread(s)", flush=True)
+          f"{recipe.model} ACT on {recipe.task}; device {device}, {torch.get_num_threads()} torch thread(s)"
+          + "".join(f"\n{recipe.task}'s own setting: {key} = {value!r}" for key, value in recipe.task_settings.items()),
+          flush=True)
     with file_lock(run_dir / ".runner.lock", wait=False, what=f"the recipe for {run_dir}"):
         recorded = run_dir / "recipe.json"
         if recorded.exists() and json.loads(recorded.read_text()).get("run_identity") != recipe.run_identity():

@@ -143,3 +143,26 @@ def test_override_values_are_read_as_toml_else_as_text():
     assert parse_override('collect.cameras=["a", "b"]') == ("collect", "cameras", ["a", "b"])
     assert parse_override("collect.task=reach-v3") == ("collect", "task", "reach-v3")
     assert parse_override("train.compile=true") == ("train", "compile", True)
+
+
+def test_per_task_tables_apply_to_their_task_only_and_a_misspelt_task_is_refused(tmp_path):
+    recipe_file = tmp_path / "mixed.toml"
+    recipe_file.write_text((ROOT / "configs" / "quickstart.toml").read_text()
+                           + '\n[tasks."reach-v3".collect]\ncameras = ["behindGripper", "topview"]\n'
+                           + '[tasks."reach-v3".train]\nsteps = 2000\n')
+    reach = load_recipe(recipe_file, "standard", task="reach-v3")
+    assert reach.collect["cameras"] == ["behindGripper", "topview"] and reach.train["steps"] == 2000
+    assert reach.task_settings == {"collect.cameras": ["behindGripper", "topview"], "train.steps": 2000}
+    assert reach.to_dict()["task_settings"] == reach.task_settings
+    assert reach.run_name == "reach-v3__standard__mixed"  # the recipe's own settings: no hash
+    plain = load_recipe(recipe_file, "standard")  # the recipe's own task, drawer-close
+    assert plain.collect["cameras"] == ["behindGripper"] and plain.task_settings == {}
+    # the command line still wins over a task's table
+    assert load_recipe(recipe_file, "standard", task="reach-v3", overrides=["train.steps=500"]).train["steps"] == 500
+    for extra, message in [('[tasks."reach-v2".collect]\nimage_size = 64\n', "reach-v2"),
+                           ('[tasks."reach-v3".optim]\nlr = 1\n', "one table per task"),
+                           ('[tasks."reach-v3".collect]\ntask = "push-v3"\n', "cannot change its task"),
+                           ('[tasks."reach-v3".train]\nstepz = 3\n', "stepz")]:
+        recipe_file.write_text((ROOT / "configs" / "quickstart.toml").read_text() + "\n" + extra)
+        with pytest.raises(ConfigError, match=message):
+            load_recipe(recipe_file, "standard", task="reach-v3")
