@@ -19,6 +19,15 @@ def _minutes(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / 60:.0f} min"
 
 
+def _end_to_end(modes: dict[str, dict[str, Any]], train_s: float | None, evaluation_s: float) -> float | None:
+    """Collection (the runner's timings_s) + training (the checkpoint's) + this row's evaluations; None unless
+    the runner collected the demos and the checkpoint knows its training time."""
+    timings = next((result["timings_s"] for result in modes.values() if result.get("timings_s")), None)
+    if not timings or "collect" not in timings or train_s is None:
+        return None
+    return timings["collect"] + train_s + evaluation_s
+
+
 def _machine(checkpoint: dict[str, Any]) -> str:
     provenance = checkpoint.get("provenance") or {}
     machine = provenance.get("machine") or {}
@@ -41,13 +50,14 @@ def run_key(result: dict[str, Any]) -> tuple[str, str, str, int, str]:
 
 def headline_table(results: list[dict[str, Any]]) -> str:
     """One markdown row per run: both execution modes with their Wilson intervals, training steps and
-    precision, training and evaluation wall time, and the machine."""
+    precision, training, evaluation and end-to-end wall time (the runner's collection time + training + these
+    evaluations), and the machine."""
     rows: dict[tuple, dict[str, Any]] = {}
     for result in results:
         modes = rows.setdefault(run_key(result), {})
         modes["ta" if result["settings"]["temporal_agg"] else "chunk"] = result
     header = ("| task | model | recipe | seed | seeds | chunk execution [95% CI] | temporal aggregation [95% CI] "
-              "| steps | training | evaluation | machine |")
+              "| steps | training | evaluation | end to end | machine |")
     lines = [header, "|" + " --- |" * (header.count("|") - 1)]
     for (task, model, recipe, seed, split), modes in sorted(rows.items()):
         any_result = modes.get("chunk") or modes["ta"]
@@ -56,7 +66,7 @@ def headline_table(results: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {task} | {model} | {recipe} | {seed} | {split} | {_cell(modes.get('chunk'))} | {_cell(modes.get('ta'))} "
             f"| {checkpoint['step']} | {_minutes(checkpoint.get('train_wall_s'))} | {_minutes(evaluation_s)} "
-            f"| {_machine(checkpoint)} |"
+            f"| {_minutes(_end_to_end(modes, checkpoint.get('train_wall_s'), evaluation_s))} | {_machine(checkpoint)} |"
         )
     return "\n".join(lines)
 

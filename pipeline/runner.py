@@ -50,7 +50,8 @@ def file_lock(path: Path, wait: bool, what: str) -> Iterator[None]:
 
 
 class Timings:
-    """Wall seconds per stage, accumulated over every call that worked on the run (``timings.json``)."""
+    """Wall seconds per stage, accumulated over every call that worked on the run (``timings.json``): collect,
+    train, and eval_<split>_<mode> (each split's evaluations apart, so a result's end-to-end time counts its own)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -112,7 +113,7 @@ def run_recipe(recipe: Recipe, root: str | Path = ".", device: str = "auto", thr
         weights = average(recipe, run_dir)
         outputs = []
         for mode in recipe.modes:
-            with timings.stage(f"eval_{mode}"):
+            with timings.stage(f"eval_{recipe.eval.get('split', 'validation')}_{mode}"):
                 outputs.append(evaluate(recipe, weights, root / "results" / recipe.result_name(mode), mode,
                                         run_dir, device, timings, progress))
         return outputs

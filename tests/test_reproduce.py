@@ -57,7 +57,8 @@ def test_a_recipe_goes_from_nothing_to_results_and_a_rerun_redoes_nothing(tmp_pa
         assert len(provenance["code"]["commit"]) == 40 and isinstance(provenance["code"]["dirty"], bool)
         assert checkpoint["train_wall_s"] > 0
     assert json.loads((run_dir / "recipe.json").read_text())["train"]["steps"] == 3
-    assert {"collect", "train", "eval_chunk", "eval_ta"} <= set(json.loads((run_dir / "timings.json").read_text()))
+    assert set(json.loads((run_dir / "timings.json").read_text())) == {"collect", "train", "eval_test_chunk",
+                                                                        "eval_test_ta"}
 
     written = {path: path.stat().st_mtime_ns for path in [*results, data, run_dir / "checkpoints" / "last.pth"]}
     again = reproduce(tmp_path, "--model", "modified", "--split", "test", *overrides)
@@ -72,6 +73,16 @@ def test_a_recipe_goes_from_nothing_to_results_and_a_rerun_redoes_nothing(tmp_pa
     assert "skipping training" in other.stdout
     assert sorted(path.name for path in (tmp_path / "results").glob("*__validation__*.json")) == [
         f"{prefix}__validation__chunk.json", f"{prefix}__validation__ta.json"]
+    # each split's evaluations are timed apart, so a row's end-to-end time counts only its own
+    timings = json.loads((run_dir / "timings.json").read_text())
+    assert {"eval_test_chunk", "eval_test_ta", "eval_validation_chunk", "eval_validation_ta"} <= set(timings)
+    from evaluation.report import headline_table
+
+    rows = headline_table([json.loads(path.read_text()) for path in (tmp_path / "results").glob("*.json")])
+    test_row = next(line for line in rows.splitlines() if "| test |" in line)
+    validation_result = json.loads((tmp_path / "results" / f"{prefix}__validation__ta.json").read_text())
+    assert validation_result["timings_s"]["eval_test_chunk"] == timings["eval_test_chunk"]
+    assert test_row.split("|")[-3].strip().endswith("min")  # collection + training + the two test evaluations
 
 
 def test_a_killed_recipe_continues_its_training_where_it_stopped(tmp_path):
