@@ -28,3 +28,19 @@ VERY_HARD = (
 )
 
 TASK_SETS: dict[str, tuple[str, ...]] = {"MT10": MT10, "very hard": VERY_HARD}
+
+
+def _key(name: str) -> str:
+    return name.lower().replace(" ", "-").replace("_", "-")
+
+
+def expand_tasks(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Task names with set names (``MT10``, ``very-hard``, any case) replaced by their tasks, in order, each
+    task once. Names that are neither are returned as they are, for the caller to check."""
+    sets = {_key(name): tasks for name, tasks in TASK_SETS.items()}
+    tasks: list[str] = []
+    for name in names:
+        for task in sets.get(_key(name), (name,)):
+            if task not in tasks:
+                tasks.append(task)
+    return tasks

@@ -3,11 +3,13 @@
 
     python scripts/reproduce.py --config configs/shelf_place_cpu.toml --model standard --split test
     python scripts/reproduce.py --config configs/metaworld_cpu.toml --model modified --task drawer-open-v3
+    python scripts/reproduce.py --config configs/metaworld_cpu.toml --model standard --task MT10,very-hard --split test
     python scripts/reproduce.py --config configs/quickstart.toml --model standard train.steps=200 eval.episodes=5
 
 Overrides are section.key=value (sections collect, model, train, eval, and top for average_last and
 modes); any that change the experiment add a short hash to the names. Rerunning the same command
-continues whatever stage was interrupted and skips the finished ones. Writes data/<task>__<recipe>.hdf5,
+continues whatever stage was interrupted and skips the finished ones; several tasks (comma-separated, or the
+task sets MT10 and very-hard) run one after the other, every recipe checked before any work. Writes data/<task>__<recipe>.hdf5,
 runs/<task>__<model>__<recipe>[__seed<k>][__<hash>]/ and results/<run name>__<split>__<mode>.json.
 """
 
@@ -22,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = Parser(__doc__)
     parser.add_argument("--config", required=True, help="recipe file, e.g. configs/shelf_place_cpu.toml")
     parser.add_argument("--model", required=True, choices=["standard", "modified"], help="ACT variant")
-    parser.add_argument("--task", default=None, help="MetaWorld task (default: the recipe's collect.task)")
+    parser.add_argument("--task", default=None,
+                        help="MetaWorld task, or several comma-separated, or the task sets MT10 and very-hard, run in "
+                        "turn (default: the recipe's collect.task)")
     parser.add_argument("--split", choices=["validation", "test"], default=None,
                         help="evaluation seeds (default: the recipe's eval.split, validation unless it says otherwise); "
                         "test is for reported figures only, never for a choice")
@@ -38,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from envs import RenderBackendError, TaskNameError
     from envs.hdf5_demos import DemoFileError
+    from envs.task_sets import expand_tasks
     from pipeline.recipe import load_recipe
     from pipeline.runner import StageError, run_recipe
     from training.checkpoint import CheckpointError
@@ -48,9 +53,15 @@ def main(argv: list[str] | None = None) -> int:
         overrides.append(f"eval.split={args.split}")
     if args.seed is not None:
         overrides.append(f"train.seed={args.seed}")
+    tasks = expand_tasks([name.strip() for name in args.task.split(",") if name.strip()]) if args.task else [None]
+    outputs = []
     try:
-        recipe = load_recipe(args.config, args.model, task=args.task, overrides=overrides)
-        outputs = run_recipe(recipe, root=args.root, device=args.device, threads=args.threads, progress=not args.quiet)
+        recipes = [load_recipe(args.config, args.model, task=task, overrides=overrides) for task in tasks]
+        for index, recipe in enumerate(recipes):
+            if len(recipes) > 1:
+                print(f"=== task {index + 1}/{len(recipes)}: {recipe.task}", flush=True)
+            outputs += run_recipe(recipe, root=args.root, device=args.device, threads=args.threads,
+                                  progress=not args.quiet)
     except (ConfigError, StageError, TaskNameError, DemoFileError, TrainSetupError, CheckpointError,
             RenderBackendError) as error:
         print(f"error: {error}", file=sys.stderr)

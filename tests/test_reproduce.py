@@ -131,8 +131,25 @@ def test_a_demo_file_collected_otherwise_is_refused_not_reused(tiny_demo_file, t
 def test_a_recipe_mistake_is_one_error_line_before_any_work(tmp_path):
     for args, message in ((["--model", "standard", "top.average_last=13"], "average"),
                           (["--model", "standard", "--task", "no-such-v3"], "no-such-v3"),
+                          (["--model", "standard", "--task", "shelf-place-v3,no-such-v3"], "no-such-v3"),  # all first
                           (["--model", "standard", "train.stepz=1"], "unknown setting 'stepz'")):
         done = run_main("reproduce", "--config", "configs/shelf_place_cpu.toml", "--root", str(tmp_path), *args)
         assert done.returncode == 2 and done.stderr.startswith("error: ") and message in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_several_tasks_run_in_turn_and_a_task_set_names_its_tasks(tmp_path):
+    from envs.task_sets import MT10, VERY_HARD, expand_tasks
+
+    assert expand_tasks(["very-hard"]) == list(VERY_HARD) and expand_tasks(["mt10", "reach-v3"]) == list(MT10)
+    assert expand_tasks(["Very_Hard", "reach-v3"]) == [*VERY_HARD, "reach-v3"]
+    tasks = ["drawer-close-v3", "window-close-v3"]
+    done = run_main("reproduce", "--config", "configs/metaworld_cpu.toml", "--root", str(tmp_path), "--quiet",
+                    "--model", "standard", "--task", ",".join(tasks), *TINY, "train.steps=2", "top.average_last=1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "=== task 1/2: drawer-close-v3" in done.stdout and "=== task 2/2: window-close-v3" in done.stdout
+    names = sorted(path.name.split("__")[0] for path in (tmp_path / "results").glob("*.json"))
+    assert names == sorted(tasks * 2)  # both modes of both tasks
+    assert sorted(path.name.split("__")[0] for path in (tmp_path / "runs").iterdir()) == sorted(tasks)
+
