@@ -264,11 +264,16 @@ def grasp_heights(env_state: np.ndarray) -> tuple[float | None, float]:
     return at_half_closed, float(above[resting].min())
 
 
-def failure_modes(per_episode: list[dict[str, Any]]) -> dict[str, int]:
-    """Failed episodes split by what the object did: never lifted (the grasp failed or never came) or
-    lifted but not where it belongs when the episode ended (dropped, or carried to the wrong place).
-    Meaningful for tasks that pick an object up (shelf-place, pick-place); a button never "lifts"."""
+def failure_modes(per_episode: list[dict[str, Any]], task: str) -> dict[str, int]:
+    """Failed episodes, split for tasks that pick an object up (`envs.task_sets.PICK_UP_TASKS`) by what the
+    object did: never lifted (the grasp failed or never came) or lifted but not where it belongs when the
+    episode ended (dropped, or carried to the wrong place). Other tasks get the count alone: a drawer's
+    handle rises as it slides, a button never "lifts"."""
+    from envs.task_sets import PICK_UP_TASKS
+
     failed = sum(not record["success"] for record in per_episode)
+    if task not in PICK_UP_TASKS:
+        return {"failed": failed}
     never_lifted = sum(map(failed_never_lifted, per_episode))
     return {"failed": failed, "never_lifted": never_lifted, "lifted_not_placed": failed - never_lifted}
 
@@ -418,7 +423,7 @@ def evaluate(
         "wall_s": wall_s,
         "setup_s": setup_s,
         "resumed_episodes": resumed,
-        "failure_modes": failure_modes(per_episode),
+        "failure_modes": failure_modes(per_episode, env_config.task),
         "per_episode": per_episode,
         "settings": settings,
         "checkpoint": policy.identity(),
@@ -499,9 +504,9 @@ def format_summary(results: dict[str, Any]) -> str:
         ("steps to success", f"mean {steps[0]}, median {steps[1]}"),
     ]
     modes = results.get("failure_modes")
-    # the split says something only where objects get lifted at all (not on reach or button-press)
+    # the split says something only on pick-up tasks, and only where some object was lifted at all
     lifted_somewhere = any(e.get("max_object_lift_m", 0.0) >= LIFTED_M for e in results["per_episode"])
-    if modes and modes["failed"] and lifted_somewhere:
+    if modes and modes["failed"] and "never_lifted" in modes and lifted_somewhere:
         failures = (f"{modes['never_lifted']} never lifted the object {LIFTED_M * 100:.0f} cm, "
                     f"{modes['lifted_not_placed']} lifted it but did not place it")
         rows.append(("failures", failures))

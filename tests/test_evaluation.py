@@ -23,6 +23,7 @@ from evaluation.rollout import (
     check_env_matches_policy,
     evaluate,
     evaluate_checkpoint,
+    failure_modes,
     format_summary,
     open_journal,
     resolve_eval_seeds,
@@ -187,6 +188,9 @@ def test_failure_modes_tell_a_missed_grasp_from_a_block_not_placed(expert_policy
     record = carried["per_episode"][0]
     assert not record["success"] and record["max_object_lift_m"] >= 0.02 and record["final_object_to_goal_m"] > 0.07
     assert carried["failure_modes"] == {"failed": 1, "never_lifted": 0, "lifted_not_placed": 1}
+    # on a task that picks nothing up (a drawer's handle rises as it slides) only the count is kept
+    assert failure_modes(carried["per_episode"], "drawer-open-v3") == {"failed": 1}
+    assert "failures" not in format_summary({**carried, "failure_modes": {"failed": 1}})
     assert "0 never lifted the object 2 cm, 1 lifted it but did not place it" in format_summary(carried)
     # 10 steps of the expert only reach towards the block
     reaching = evaluate(expert_policy, EvalConfig(seeds=[seed], max_steps=10), progress=False)
